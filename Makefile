@@ -1,0 +1,46 @@
+# The two set-up commands in README (make run, make test) work on a fresh machine:
+# each builds .venv from the hash-pinned lock files first.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test lint typecheck unit lock container-check clean
+
+$(BIN)/.runtime: requirements/runtime.lock pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --require-hashes -r requirements/runtime.lock
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+$(BIN)/.dev: requirements/dev.lock $(BIN)/.runtime
+	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.lock
+	touch $@
+
+run: $(BIN)/.runtime
+	$(BIN)/newsbrief serve --host $(HOST) --port $(PORT)
+
+test: $(BIN)/.dev lint typecheck unit
+
+lint: $(BIN)/.dev
+	$(BIN)/ruff check service tests scripts
+	$(BIN)/ruff format --check service tests scripts
+
+typecheck: $(BIN)/.dev
+	$(BIN)/mypy service
+
+unit: $(BIN)/.dev
+	$(BIN)/pytest -q
+
+# Re-pin after editing dependencies in pyproject.toml (needs the registry).
+lock: $(BIN)/.dev
+	$(BIN)/pip install --quiet uv
+	$(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes pyproject.toml -o requirements/runtime.lock
+	$(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes --extra dev pyproject.toml -o requirements/dev.lock
+
+container-check:
+	scripts/container-check
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache

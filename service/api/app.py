@@ -1,0 +1,42 @@
+"""The app factory: settings in, a FastAPI app out, with clients built once in the lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from service import __version__
+from service.api import problems
+from service.api.deps import Services
+from service.api.routes import health, prompts, summaries
+from service.llm import llm_from_settings
+from service.prompts import PromptRegistry
+from service.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    # Load prompts now, not in the lifespan: a broken prompt file stops start-up with its name.
+    registry = PromptRegistry.from_dir(
+        settings.prompts_dir, settings.prompt_name, settings.prompt_version
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with llm_from_settings(settings) as llm:
+            app.state.services = Services(settings, registry, llm)
+            yield
+
+    app = FastAPI(
+        title="newsbrief",
+        version=__version__,
+        summary="News article → structured, evidence-grounded brief.",
+        lifespan=lifespan,
+    )
+    problems.install(app)
+    app.include_router(health.router)
+    app.include_router(prompts.router)
+    app.include_router(summaries.router)
+    return app

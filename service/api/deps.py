@@ -1,0 +1,27 @@
+"""What routes need, built once in the app lifespan and handed out through Depends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from service.llm import LLMClient
+from service.prompts import PromptRegistry
+from service.settings import Settings
+
+
+@dataclass(frozen=True)
+class Services:
+    settings: Settings
+    prompts: PromptRegistry
+    llm: LLMClient | None
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]

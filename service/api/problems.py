@@ -1,0 +1,107 @@
+"""RFC 9457 problem+json: every error the API returns, mapped from our error tree in one place."""
+
+from __future__ import annotations
+
+import logging
+import math
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from service import errors
+
+log = logging.getLogger(__name__)
+TYPE_BASE = "https://newsbrief.dev/problems/"
+MEDIA_TYPE = "application/problem+json"
+
+# error class → (status, stable type slug, title); the nearest class in the MRO decides.
+PROBLEMS: dict[type[errors.NewsbriefError], tuple[int, str, str]] = {
+    errors.ArticleTooLongError: (413, "article-too-long", "Article text is too long"),
+    errors.UnknownPromptError: (404, "unknown-prompt", "Unknown prompt version"),
+    errors.RequestError: (400, "bad-request", "Bad request"),
+    errors.UpstreamQuotaError: (503, "llm-quota-exhausted", "LLM quota exhausted"),
+    errors.UpstreamUnavailableError: (503, "llm-unavailable", "LLM unavailable"),
+    errors.UpstreamRejectedError: (502, "llm-rejected-request", "LLM rejected the request"),
+    errors.InvalidOutputError: (502, "llm-invalid-output", "LLM output invalid"),
+    errors.RefusalError: (502, "llm-refusal", "The model refused"),
+    errors.UpstreamError: (502, "llm-error", "LLM error"),
+    errors.DeadlineExceededError: (504, "deadline-exceeded", "Request deadline exceeded"),
+    errors.PromptFileError: (500, "prompt-file-invalid", "A prompt file is invalid"),
+    errors.NewsbriefError: (500, "internal", "Internal error"),
+}
+DEFAULT_RETRY_AFTER_S = 5
+
+
+def problem(
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body = {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail, **extra}
+    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+def problem_for(exc: errors.NewsbriefError) -> JSONResponse:
+    """The one translation from our errors to HTTP."""
+    status, slug, title = next(PROBLEMS[c] for c in type(exc).__mro__ if c in PROBLEMS)
+    headers: dict[str, str] = {}
+    extra: dict[str, Any] = {}
+    if isinstance(exc, errors.UpstreamUnavailableError) and not isinstance(
+        exc, errors.UpstreamQuotaError
+    ):
+        wait = exc.retry_after if exc.retry_after is not None else DEFAULT_RETRY_AFTER_S
+        headers["Retry-After"] = str(max(1, math.ceil(wait)))
+    if isinstance(exc, errors.UpstreamError):
+        extra["attempts"] = exc.attempts
+    if isinstance(exc, errors.InvalidOutputError):
+        extra["errors"] = exc.errors[:20]
+    if isinstance(exc, errors.UnknownPromptError):
+        extra["available"] = exc.available
+    if isinstance(exc, errors.ArticleTooLongError):
+        extra |= {"chars": exc.chars, "limit": exc.limit}
+    if status >= 500 and status not in (502, 503, 504):
+        log.error("unexpected error", exc_info=exc)
+    return problem(status, slug, title, str(exc), headers, **extra)
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers so every error response is problem+json."""
+
+    async def on_ours(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, errors.NewsbriefError)
+        return problem_for(exc)
+
+    async def on_validation(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        found = [
+            {
+                "loc": [str(p) for p in err.get("loc", ())],
+                "msg": err.get("msg", ""),
+                "type": err.get("type", ""),
+            }
+            for err in exc.errors()
+        ]
+        detail = "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in found[:5])
+        return problem(422, "invalid-body", "Request body is invalid", detail, errors=found)
+
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, HTTPException)
+        slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        return problem(
+            exc.status_code, slug, str(exc.detail), str(exc.detail), dict(exc.headers or {})
+        )
+
+    async def on_bug(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        return problem(500, "internal", "Internal error", "an unexpected error occurred")
+
+    app.add_exception_handler(errors.NewsbriefError, on_ours)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(HTTPException, on_http)
+    app.add_exception_handler(Exception, on_bug)

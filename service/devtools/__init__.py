@@ -1,0 +1,1 @@
+"""Development and test tooling shipped with the service; nothing here is on the request path."""

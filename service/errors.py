@@ -1,0 +1,114 @@
+"""Every error newsbrief raises on purpose, as one tree.
+
+    NewsbriefError
+    ├── RequestError                 the request cannot be served as sent (4xx)
+    │   ├── ArticleTooLongError      article text is over the configured maximum
+    │   └── UnknownPromptError       no prompt with that name and version
+    ├── PromptFileError              a prompt file is invalid (raised at load, never per request)
+    ├── UpstreamError                the LLM gave no usable answer
+    │   ├── UpstreamUnavailableError timeouts, connection errors, 408/409/429/5xx after retries
+    │   │   └── UpstreamQuotaError   the account's quota is exhausted; retrying cannot help
+    │   ├── UpstreamRejectedError    the LLM refused our call itself (400/401/403/404/422)
+    │   ├── InvalidOutputError       the answer still failed validation after every reask
+    │   └── RefusalError             the model declined to answer
+    └── DeadlineExceededError        the overall per-request deadline ran out
+
+Errors carry their context as fields; `service.api.problems` maps each class to an HTTP status
+once, and `service.llm` is the only place that translates `openai` errors into these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class NewsbriefError(Exception):
+    """Base of every error newsbrief raises on purpose."""
+
+
+class RequestError(NewsbriefError):
+    """The request cannot be served as sent."""
+
+
+class ArticleTooLongError(RequestError):
+    """Article text is longer than the configured maximum."""
+
+    def __init__(self, chars: int, limit: int) -> None:
+        super().__init__(f"article text has {chars} characters; the limit is {limit}")
+        self.chars = chars
+        self.limit = limit
+
+
+class UnknownPromptError(RequestError):
+    """No prompt is loaded under that name and version."""
+
+    def __init__(self, ref: str, available: Sequence[str]) -> None:
+        super().__init__(f"unknown prompt {ref!r}; available: {', '.join(available) or 'none'}")
+        self.ref = ref
+        self.available = list(available)
+
+
+class PromptFileError(NewsbriefError):
+    """A prompt file is invalid: bad YAML, unknown fields, or unknown or missing variables."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+        self.problem = problem
+
+
+class UpstreamError(NewsbriefError):
+    """The LLM gave no usable answer."""
+
+    def __init__(self, message: str, *, attempts: int = 0) -> None:
+        super().__init__(message)
+        self.attempts = attempts
+
+
+class UpstreamUnavailableError(UpstreamError):
+    """The LLM could not be reached or kept failing transiently, after every retry."""
+
+    def __init__(
+        self, message: str, *, attempts: int = 0, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, attempts=attempts)
+        self.retry_after = retry_after
+
+
+class UpstreamQuotaError(UpstreamUnavailableError):
+    """The LLM account's quota is exhausted; retrying cannot help until someone acts."""
+
+
+class UpstreamRejectedError(UpstreamError):
+    """The LLM rejected the call itself (bad request, bad credentials, unknown model)."""
+
+    def __init__(self, message: str, *, status: int | None = None, attempts: int = 0) -> None:
+        super().__init__(message, attempts=attempts)
+        self.status = status
+
+
+class InvalidOutputError(UpstreamError):
+    """The LLM's answer still failed validation after every reask."""
+
+    def __init__(
+        self, message: str, *, attempts: int, errors: Sequence[str], last_output: str | None
+    ) -> None:
+        super().__init__(message, attempts=attempts)
+        self.errors = list(errors)
+        self.last_output = last_output
+
+
+class RefusalError(UpstreamError):
+    """The model declined to answer."""
+
+    def __init__(self, refusal: str, *, attempts: int) -> None:
+        super().__init__(f"the model refused: {refusal}", attempts=attempts)
+        self.refusal = refusal
+
+
+class DeadlineExceededError(NewsbriefError):
+    """The overall per-request deadline ran out before an answer was ready."""
+
+    def __init__(self, deadline_s: float) -> None:
+        super().__init__(f"no answer within the {deadline_s:g} s request deadline")
+        self.deadline_s = deadline_s

@@ -1,0 +1,187 @@
+"""The embedded engine used when no LLM is configured: lead sentences and attributed direct quotes.
+
+It only copies: the headline is the title or the first sentence, lede and bullets are lead
+sentences, and each claim is a direct quote whose speaker an attribution pattern names. Stance is
+always neutral, since telling support from opposition needs a model. Its claims go through the
+same grounding as the LLM's.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from service.schemas import (
+    ArticleIn,
+    Attribution,
+    LLMClaim,
+    LLMOutput,
+    LLMSummary,
+    Options,
+    ResponseWarning,
+    Stance,
+)
+
+NO_LLM_WARNING = ResponseWarning(
+    code="no_llm",
+    detail="no LLM is configured: the extractive engine copied lead sentences and direct quotes; "
+    "stances are not judged (all neutral) and targets are unknown",
+)
+
+_ABBREVIATIONS = frozenset(
+    (
+        "mr mrs ms dr prof sen rep gov gen col lt sgt capt rev st mt jr sr inc ltd co corp vs etc "
+        "no nos fig approx dept univ a.m p.m e.g i.e u.s u.k u.n jan feb mar apr jun jul aug sep "
+        "sept oct nov dec"
+    ).split()
+)
+_UPPER = "A-ZÀ-ÖØ-ÞĀ-ŽА-Я"
+_HONORIFIC = r"(?:Mr|Mrs|Ms|Mx|Dr|Prof)\.?"
+_ROLE = (
+    r"(?:Mayor|President|Vice President|Secretary|Minister|Prime Minister|Senator|Sen\.|"
+    r"Governor|Gov\.|Councillor|Councilwoman|Councilman|Chancellor|Judge|Coach|Chief|"
+    r"Superintendent|Commissioner|Director|Professor|Inspector|Captain|Sheriff|Bishop|Rabbi)"
+)
+_NOT_NAME = r"(?!(?:He|She|They|It|We|I|You|The|A|An|This|That|These|Those|But|And|Yet)\b)"
+_WORD = rf"{_NOT_NAME}[{_UPPER}][\w’'\-]*"
+_NAME = (
+    rf"(?:(?P<role>{_ROLE})\s+|{_HONORIFIC}\s+)?"
+    rf"(?P<name>{_WORD}(?:\s+(?:de\s+|van\s+|von\s+)?{_WORD}){{0,3}})"
+)
+_SPEECH = (
+    r"(?:said|says|say|told|tells|added|adds|argued|argues|warned|warns|insisted|insists|"
+    r"wrote|writes|stated|states|explained|explains|noted|notes|asked|asks|replied|"
+    r"called|calls|declared|declares|acknowledged|conceded|countered|remarked|recalled)"
+)
+_PRONOUN = r"(?P<pronoun>[Hh]e|[Ss]he|[Tt]hey)"
+_QUOTE = re.compile(r"(?P<open>[“\"″«„])(?P<body>[^“”\"″«»„\n]{2,}?)(?P<close>[”\"″»“])")
+_NAME_THEN_VERB = re.compile(rf"{_NAME}\s+{_SPEECH}\b")
+_AFTER_QUOTE = tuple(
+    re.compile(rf"^\s*(?:,\s*)?{who}\b")
+    for who in (rf"{_SPEECH}\s+{_NAME}", rf"{_NAME}\s+{_SPEECH}", rf"{_PRONOUN}\s+{_SPEECH}")
+)
+_BEFORE_QUOTE = re.compile(rf"(?:{_PRONOUN}|{_NAME})\s+{_SPEECH}\b[^“”\"″«».!?]*[,:]?\s*$")
+_ACCORDING_TO = re.compile(rf"\b[Aa]ccording to {_NAME}")
+_MIN_QUOTE_WORDS = 4  # shorter quoted phrases are usually scare quotes, not positions
+
+
+@dataclass(frozen=True)
+class Sentence:
+    start: int
+    end: int
+    text: str
+    paragraph: int
+
+
+def sentences(text: str) -> list[Sentence]:
+    """Sentences with their offsets; a blank line always ends a paragraph and a sentence."""
+    out: list[Sentence] = []
+    for p_index, para in enumerate(re.finditer(r"[^\n]+(?:\n(?!\s*\n)[^\n]+)*", text)):
+        base, body = para.start(), para.group()
+        begin = 0
+        for end in re.finditer(r"[.!?…]+[”\"’″»)\]]*(?=\s+[“\"‘″«(\[]?[" + _UPPER + r"0-9])", body):
+            word = re.search(r"(\S+)$", body[begin : end.start()])
+            token = (word.group(1) if word else "").lower().strip('“"‘(')
+            if end.group().startswith(".") and (token in _ABBREVIATIONS or len(token) == 1):
+                continue
+            _add(out, body, begin, end.end(), base, p_index)
+            begin = end.end()
+        _add(out, body, begin, len(body), base, p_index)
+    return out
+
+
+def _add(out: list[Sentence], body: str, begin: int, end: int, base: int, para: int) -> None:
+    chunk = body[begin:end]
+    lead = len(chunk) - len(chunk.lstrip())
+    chunk = chunk.strip()
+    if chunk:
+        start = base + begin + lead
+        out.append(Sentence(start, start + len(chunk), chunk, para))
+
+
+def _speaker(match: re.Match[str] | None, last: str | None) -> tuple[str | None, str | None]:
+    if match is None:
+        return None, None
+    if match.groupdict().get("pronoun"):
+        return last, None
+    return match.group("name"), match.group("role")
+
+
+def _full_name(name: str, role: str | None, text: str) -> tuple[str, str | None]:
+    """The fullest form of a name the article uses ("Lopez" → "Maria Lopez"), and a role."""
+    best = name
+    for m in re.finditer(rf"{_NAME}", text):
+        found = m.group("name")
+        if found.endswith(" " + name) and len(found) > len(best):
+            best = found
+        if found in (name, best) and m.group("role") and not role:
+            role = m.group("role")
+    return best, role
+
+
+def quotes(text: str, sents: list[Sentence]) -> list[LLMClaim]:
+    """Direct quotes whose speaker an attribution pattern names, as neutral claims."""
+    claims: list[LLMClaim] = []
+    last: str | None = None  # the latest speaker, for "he said" and unattributed follow-ups
+    last_role: str | None = None
+    last_para = -1
+    for s in sents:
+        if s.paragraph > last_para + 1:
+            last = None  # a pronoun does not reach back across an unrelated paragraph
+        local = s.text
+        for q in _QUOTE.finditer(local):
+            before, after = local[: q.start()], local[q.end() :]
+            after_match = next((m for p in _AFTER_QUOTE if (m := p.search(after))), None)
+            holder, role = _speaker(after_match, last)
+            if holder is None:
+                holder, role = _speaker(_BEFORE_QUOTE.search(before), last)
+            if holder is None:
+                holder, role = _speaker(_ACCORDING_TO.search(local), last)
+            if holder is None:
+                holder, role = _speaker(_NAME_THEN_VERB.search(local), last)
+            if holder is None and s.paragraph == last_para:
+                holder = last  # a quote carrying on the paragraph's speaker
+            if holder is None:
+                continue
+            if holder == last:
+                role = role or last_role
+            else:
+                holder, role = _full_name(holder, role, text)
+            last, last_role, last_para = holder, role, s.paragraph
+            words = q.group("body").strip(" ,.")
+            if len(words.split()) < _MIN_QUOTE_WORDS:
+                continue
+            claims.append(
+                LLMClaim(
+                    holder=holder,
+                    holder_role=role,
+                    stance=Stance.NEUTRAL,
+                    target="",
+                    claim=words,
+                    evidence=q.group(),
+                    attribution=Attribution.DIRECT_QUOTE,
+                )
+            )
+        if (m := _NAME_THEN_VERB.search(local)) and not _QUOTE.search(local):
+            last, last_role = _full_name(m.group("name"), m.group("role"), text)
+            last_para = s.paragraph
+    return claims
+
+
+def brief(article: ArticleIn, options: Options) -> LLMOutput:
+    """An extractive brief in the same shape the LLM answers with."""
+    sents = [s for s in sentences(article.text) if len(s.text.split()) >= 3] or sentences(
+        article.text
+    )
+    first = sents[0].text if sents else article.text.strip()
+    headline = (article.title or "").strip() or _clip(first, 20)
+    bullets = [s.text for s in sents[1 : 1 + options.max_bullets]]
+    return LLMOutput(
+        summary=LLMSummary(headline=headline, lede=first, bullets=bullets),
+        claims=quotes(article.text, sentences(article.text)),
+    )
+
+
+def _clip(text: str, words: int) -> str:
+    parts = text.split()
+    return text if len(parts) <= words else " ".join(parts[:words]) + " …"

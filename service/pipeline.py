@@ -1,0 +1,213 @@
+"""summarize_article(): render the prompt → call (retry, reask) → validate → ground → respond.
+
+The API, the CLI and the eval suite all run this same function.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import uuid
+from collections.abc import Iterable
+
+from pydantic import ValidationError
+
+from service import extractive
+from service.errors import (
+    ArticleTooLongError,
+    DeadlineExceededError,
+    InvalidOutputError,
+    RefusalError,
+)
+from service.grounding import locate, sha256_text, unsupported_numbers
+from service.llm import CallStats, LLMClient, Reply
+from service.prompts import Prompt, PromptRegistry
+from service.schemas import (
+    ArticleInfo,
+    Claim,
+    Evidence,
+    LLMClaim,
+    LLMOutput,
+    PromptRef,
+    ResponseWarning,
+    Summary,
+    SummaryRequest,
+    SummaryResponse,
+    Usage,
+)
+from service.settings import Settings
+
+_FENCE = re.compile(r"^\s*```(?:json)?\s*\n?(.*?)\n?```\s*$", re.DOTALL)
+
+
+async def summarize_article(
+    request: SummaryRequest, *, prompts: PromptRegistry, llm: LLMClient | None, settings: Settings
+) -> SummaryResponse:
+    """The brief for one article; the LLM when one is configured, else the extractive engine."""
+    text = request.article.text
+    if len(text) > settings.max_article_chars:
+        raise ArticleTooLongError(len(text), settings.max_article_chars)
+    prompt = prompts.get(request.prompt_version)  # an unknown version is an error either way
+    if llm is None:
+        return _respond(request, extractive.brief(request.article, request.options), None, None)
+    try:
+        async with asyncio.timeout(settings.request_deadline_s):
+            return await _llm_brief(request, prompt, llm, settings)
+    except TimeoutError:
+        raise DeadlineExceededError(settings.request_deadline_s) from None
+
+
+async def _llm_brief(
+    request: SummaryRequest, prompt: Prompt, llm: LLMClient, settings: Settings
+) -> SummaryResponse:
+    deadline = time.monotonic() + settings.request_deadline_s
+    article = request.article.text
+    messages = llm.schema_hint() + prompt.render(request.article, request.options, llm.schema)
+    stats = CallStats()
+    reasks = 0
+    grounding_reasked = False
+    accepted: LLMOutput | None = None  # the latest valid answer, kept so no reask loses it
+    while True:
+        reply = await llm.complete(
+            messages,
+            temperature=prompt.spec.temperature,
+            max_tokens=prompt.spec.max_output_tokens,
+            deadline=deadline,
+            stats=stats,
+        )
+        output, errors = parse_reply(reply, stats.calls)
+        if output is not None:
+            accepted = output
+            unlocated = [c.evidence for c in output.claims if locate(c.evidence, article) is None]
+            if not unlocated or grounding_reasked:
+                break
+            grounding_reasked = True  # one reask for evidence; after that, drop what is not found
+            errors = [f"this evidence is not in the article verbatim: {q!r}" for q in unlocated]
+        if reasks >= settings.llm_max_reasks:
+            if accepted is not None:
+                break
+            raise InvalidOutputError(
+                "the LLM's answer failed validation after every reask",
+                attempts=stats.calls,
+                errors=errors,
+                last_output=reply.content,
+            )
+        reasks += 1
+        messages = [
+            *messages,
+            {"role": "assistant", "content": reply.content or ""},
+            {"role": "user", "content": prompt.render_reask(errors)},
+        ]
+    usage = Usage(
+        llm_calls=stats.calls,
+        prompt_tokens=stats.prompt_tokens,
+        completion_tokens=stats.completion_tokens,
+        total_tokens=stats.prompt_tokens + stats.completion_tokens,
+        reasks=reasks,
+        retries=stats.retries,
+    )
+    return _respond(request, accepted, prompt, llm.model, usage)
+
+
+def parse_reply(reply: Reply, attempts: int) -> tuple[LLMOutput | None, list[str]]:
+    """The validated output, or the exact problems to send back in a reask."""
+    if reply.refusal:
+        raise RefusalError(reply.refusal, attempts=attempts)
+    if reply.finish_reason == "content_filter":
+        raise RefusalError("the provider's content filter stopped the answer", attempts=attempts)
+    if reply.finish_reason == "length":
+        return None, ["the answer was cut off at the token limit; answer more briefly"]
+    if reply.finish_reason == "empty_choices" or not (reply.content or "").strip():
+        return None, ["the answer was empty"]
+    content = reply.content or ""
+    if fenced := _FENCE.match(content):  # some json_object servers still wrap JSON in a fence
+        content = fenced.group(1)
+    try:
+        return LLMOutput.model_validate_json(content), []
+    except ValidationError as exc:
+        return None, [
+            f"{'.'.join(str(p) for p in err['loc']) or 'answer'}: {err['msg']}"
+            for err in exc.errors(include_url=False)
+        ]
+
+
+def ground_claims(
+    candidates: Iterable[LLMClaim], article: str, max_claims: int
+) -> tuple[list[Claim], list[ResponseWarning]]:
+    """Claims whose evidence is located verbatim, with offsets; a warning for each one dropped."""
+    claims: list[Claim] = []
+    warnings: list[ResponseWarning] = []
+    for c in candidates:
+        span = locate(c.evidence, article)
+        if span is None:
+            warnings.append(
+                ResponseWarning(
+                    code="claim_dropped_ungrounded",
+                    detail=f"{c.holder}: evidence not found verbatim in the article: "
+                    f"{c.evidence[:200]!r}",
+                )
+            )
+            continue
+        if len(claims) == max_claims:
+            warnings.append(
+                ResponseWarning(
+                    code="claim_dropped_limit",
+                    detail=f"{c.holder}: over the max_claims limit of {max_claims}",
+                )
+            )
+            continue
+        claims.append(
+            Claim(
+                holder=c.holder,
+                holder_role=c.holder_role,
+                stance=c.stance,
+                target=c.target or None,
+                claim=c.claim,
+                evidence=Evidence(text=span.text, start=span.start, end=span.end),
+                attribution=c.attribution,
+            )
+        )
+    return claims, warnings
+
+
+def _respond(
+    request: SummaryRequest,
+    output: LLMOutput,
+    prompt: Prompt | None,
+    model: str | None,
+    usage: Usage | None = None,
+) -> SummaryResponse:
+    article = request.article.text
+    options = request.options
+    claims, warnings = ground_claims(output.claims, article, options.max_claims)
+    bullets = output.summary.bullets
+    if len(bullets) > options.max_bullets:
+        warnings.append(
+            ResponseWarning(
+                code="bullets_truncated",
+                detail=f"{len(bullets)} bullets cut to max_bullets={options.max_bullets}",
+            )
+        )
+        bullets = bullets[: options.max_bullets]
+    summary = Summary(headline=output.summary.headline, lede=output.summary.lede, bullets=bullets)
+    stated = [summary.headline, summary.lede, *summary.bullets, *(c.claim for c in claims)]
+    warnings += [
+        ResponseWarning(code="unsupported_number", detail=f"{n!r} does not occur in the article")
+        for n in unsupported_numbers(stated, article)
+    ]
+    if prompt is None:
+        warnings.insert(0, extractive.NO_LLM_WARNING)
+    return SummaryResponse(
+        id=uuid.uuid4().hex,
+        engine="extractive" if prompt is None else "llm",
+        model=model,
+        prompt=PromptRef(name=prompt.spec.name, version=prompt.spec.version, sha256=prompt.sha256)
+        if prompt
+        else None,
+        article=ArticleInfo(sha256=sha256_text(article), chars=len(article)),
+        summary=summary,
+        claims=claims,
+        warnings=warnings,
+        usage=usage or Usage(),
+    )

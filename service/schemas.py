@@ -1,0 +1,185 @@
+"""The shapes newsbrief speaks: API request and response bodies, and the LLM's output models."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class Stance(StrEnum):
+    """mixed: conditional or ambivalent; neutral: states or declines a position, takes no side."""
+
+    SUPPORT = "support"
+    OPPOSE = "oppose"
+    NEUTRAL = "neutral"
+    MIXED = "mixed"
+
+
+class Attribution(StrEnum):
+    """direct_quote: the holder's own quoted words; reported: the article reports the position."""
+
+    DIRECT_QUOTE = "direct_quote"
+    REPORTED = "reported"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- request ----------------------------------------------------------------------------------
+
+
+class ArticleIn(_Strict):
+    text: str = Field(description="The article body. Evidence offsets index into this string.")
+    title: str | None = None
+    url: str | None = None
+    source: str | None = None
+    published_at: datetime | None = None
+    language: str | None = Field(default=None, description="BCP 47 tag, e.g. 'en' or 'de'.")
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, text: str) -> str:
+        if not text.strip():
+            raise ValueError("article text is empty or only whitespace")
+        return text
+
+
+class Options(_Strict):
+    max_bullets: int = Field(default=5, ge=1, le=10)
+    max_claims: int = Field(default=12, ge=0, le=50)
+
+
+class SummaryRequest(_Strict):
+    article: ArticleIn
+    prompt_version: str | None = Field(
+        default=None, description="Pin a prompt version such as 'v1'; default: the configured one."
+    )
+    options: Options = Field(default_factory=Options)
+
+
+# --- LLM output: every field required (nullable where optional) so it is a strict JSON schema ---
+
+
+class LLMSummary(_Strict):
+    headline: str
+    lede: str
+    bullets: list[str]
+
+
+class LLMClaim(_Strict):
+    holder: str
+    holder_role: str | None
+    stance: Stance
+    target: str
+    claim: str
+    evidence: str
+    attribution: Attribution
+
+
+class LLMOutput(_Strict):
+    summary: LLMSummary
+    claims: list[LLMClaim]
+
+
+def strict_json_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's JSON schema in the form OpenAI's strict structured outputs accept."""
+
+    def tighten(node: Any) -> Any:
+        if isinstance(node, dict):
+            node = {k: tighten(v) for k, v in node.items() if k not in ("title", "default")}
+            if node.get("type") == "object" and "properties" in node:
+                node["required"] = list(node["properties"])
+                node["additionalProperties"] = False
+            return node
+        if isinstance(node, list):
+            return [tighten(v) for v in node]
+        return node
+
+    schema: dict[str, Any] = tighten(model.model_json_schema())
+    return schema
+
+
+LLM_OUTPUT_SCHEMA = strict_json_schema(LLMOutput)  # built once, sent with every structured call
+
+
+# --- response ---------------------------------------------------------------------------------
+
+
+class PromptRef(BaseModel):
+    name: str
+    version: str
+    sha256: str
+
+
+class ArticleInfo(BaseModel):
+    sha256: str
+    chars: int
+
+
+class Summary(BaseModel):
+    headline: str
+    lede: str
+    bullets: list[str]
+
+
+class Evidence(BaseModel):
+    text: str = Field(description="Exactly article.text[start:end].")
+    start: int = Field(ge=0, description="Code-point offset into article.text, inclusive.")
+    end: int = Field(ge=0, description="Code-point offset into article.text, exclusive.")
+
+
+class Claim(BaseModel):
+    holder: str
+    holder_role: str | None
+    stance: Stance
+    target: str | None = Field(description="null when the engine cannot tell (extractive).")
+    claim: str
+    evidence: Evidence
+    attribution: Attribution
+
+
+WarningCode = Literal[
+    "no_llm",
+    "claim_dropped_ungrounded",
+    "claim_dropped_limit",
+    "bullets_truncated",
+    "unsupported_number",
+]
+
+
+class ResponseWarning(BaseModel):
+    code: WarningCode
+    detail: str
+
+
+class Usage(BaseModel):
+    llm_calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    reasks: int = 0
+    retries: int = 0
+
+
+class SummaryResponse(BaseModel):
+    id: str
+    engine: Literal["llm", "extractive"]
+    model: str | None
+    prompt: PromptRef | None = Field(description="null for the extractive engine (no prompt).")
+    article: ArticleInfo
+    summary: Summary
+    claims: list[Claim]
+    warnings: list[ResponseWarning]
+    usage: Usage
+
+
+class PromptInfo(BaseModel):
+    name: str
+    version: str
+    sha256: str
+    description: str
+    default: bool

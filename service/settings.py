@@ -1,0 +1,76 @@
+"""Service configuration: one Settings object, read from the environment and `.env` at the edge."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+# A wheel carries the prompts inside the package; a source checkout keeps them beside it.
+DEFAULT_PROMPTS_DIR = next(
+    (p for p in (PACKAGE_DIR / "_prompts", PACKAGE_DIR.parent / "prompts") if p.is_dir()),
+    PACKAGE_DIR.parent / "prompts",
+)
+
+_PLACEHOLDER_SECRETS = {"changeme", "changethis", "your-api-key", "sk-...", "sk-xxx", "xxx"}
+
+
+class Settings(BaseSettings):
+    """Every knob the service has; env names are the field names with the NEWSBRIEF_ prefix."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSBRIEF_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    llm_base_url: str | None = Field(
+        default=None, validation_alias=AliasChoices("NEWSBRIEF_LLM_BASE_URL", "OPENAI_BASE_URL")
+    )
+    llm_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("NEWSBRIEF_LLM_API_KEY", "OPENAI_API_KEY")
+    )
+    llm_model: str = "gpt-4o-mini"
+    llm_response_format: Literal["json_schema", "json_object"] = "json_schema"
+    llm_attempt_timeout_s: float = Field(default=30.0, gt=0)
+    llm_max_attempts: int = Field(default=4, ge=1, le=10)
+    llm_backoff_initial_s: float = Field(default=0.5, ge=0)
+    llm_backoff_max_s: float = Field(default=8.0, ge=0)
+    llm_max_reasks: int = Field(default=2, ge=0, le=5)
+
+    request_deadline_s: float = Field(default=90.0, gt=0)
+    max_article_chars: int = Field(default=100_000, ge=1)
+
+    prompts_dir: Path = DEFAULT_PROMPTS_DIR
+    prompt_name: str = "summarize"
+    prompt_version: str = "v1"
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    shutdown_grace_s: float = Field(default=20.0, ge=0)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @field_validator("llm_api_key")
+    @classmethod
+    def _reject_placeholder(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and value.get_secret_value().strip().lower() in _PLACEHOLDER_SECRETS:
+            raise ValueError("the LLM API key is a placeholder; set a real key or unset it")
+        return value
+
+    @field_validator("llm_base_url")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
+
+    @property
+    def llm_configured(self) -> bool:
+        """An LLM counts as configured when a key or a base URL is set."""
+        return self.llm_api_key is not None or self.llm_base_url is not None
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process's settings, read once; tests build Settings(...) directly instead."""
+    return Settings()
