@@ -55,12 +55,15 @@ _SPEECH = (
 )
 _PRONOUN = r"(?P<pronoun>[Hh]e|[Ss]he|[Tt]hey)"
 _QUOTE = re.compile(r"(?P<open>[“\"″«„])(?P<body>[^“”\"″«»„\n]{2,}?)(?P<close>[”\"″»“])")
-_NAME_THEN_VERB = re.compile(rf"{_NAME}\s+{_SPEECH}\b")
+_APPOSITIVE = r"(?:\s*,[^,“”\"″«»]{1,80},)?"  # "Maria Lopez, who chairs the board, said"
+_NAME_THEN_VERB = re.compile(rf"{_NAME}{_APPOSITIVE}\s+{_SPEECH}\b")
 _AFTER_QUOTE = tuple(
     re.compile(rf"^\s*(?:,\s*)?{who}\b")
     for who in (rf"{_SPEECH}\s+{_NAME}", rf"{_NAME}\s+{_SPEECH}", rf"{_PRONOUN}\s+{_SPEECH}")
 )
-_BEFORE_QUOTE = re.compile(rf"(?:{_PRONOUN}|{_NAME})\s+{_SPEECH}\b[^“”\"″«».!?]*[,:]?\s*$")
+_BEFORE_QUOTE = re.compile(
+    rf"(?:{_PRONOUN}|{_NAME}{_APPOSITIVE})\s+{_SPEECH}\b[^“”\"″«».!?]*[,:]?\s*$"
+)
 _ACCORDING_TO = re.compile(rf"\b[Aa]ccording to {_NAME}")
 _MIN_QUOTE_WORDS = 4  # shorter quoted phrases are usually scare quotes, not positions
 
@@ -126,8 +129,8 @@ def quotes(text: str, sents: list[Sentence]) -> list[LLMClaim]:
     last_role: str | None = None
     last_para = -1
     for s in sents:
-        if s.paragraph > last_para + 1:
-            last = None  # a pronoun does not reach back across an unrelated paragraph
+        if s.paragraph != last_para:
+            last = None  # "she said" never reaches into another paragraph: misattribution risk
         local = s.text
         for q in _QUOTE.finditer(local):
             before, after = local[: q.start()], local[q.end() :]

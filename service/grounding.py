@@ -57,7 +57,7 @@ def _fold(cluster: str) -> str:
     return unicodedata.normalize("NFKC", cluster)
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=8)  # one request normalises its article once for all its claims
 def normalise(text: str) -> Normalised:
     """Normalise text for comparison, keeping the map back to original offsets."""
     out: list[str] = []

@@ -102,10 +102,23 @@ def _bad_output(exc: openai.OpenAIError) -> UpstreamError:
 OPENAI_ERRORS: dict[type[openai.OpenAIError], Callable[[Any], UpstreamError]] = {
     openai.APITimeoutError: _unavailable,
     openai.APIConnectionError: _unavailable,
+    # The status decides, not the class: 429 may be a rate limit (retry) or a spent quota (don't).
+    openai.BadRequestError: _status_error,
+    openai.AuthenticationError: _status_error,
+    openai.OAuthError: _status_error,
+    openai.PermissionDeniedError: _status_error,
+    openai.NotFoundError: _status_error,
+    openai.ConflictError: _status_error,
+    openai.UnprocessableEntityError: _status_error,
+    openai.RateLimitError: _status_error,
+    openai.InternalServerError: _status_error,
     openai.APIStatusError: _status_error,
     openai.APIResponseValidationError: _bad_output,
     openai.LengthFinishReasonError: _bad_output,
     openai.ContentFilterFinishReasonError: _bad_output,
+    # Not raised by chat completions over HTTP; mapped so nothing from openai escapes untranslated.
+    openai.WebSocketConnectionClosedError: _unavailable,
+    openai.WebSocketQueueFullError: _unavailable,
     openai.APIError: _rejected,
     openai.OpenAIError: _rejected,
 }

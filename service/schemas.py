@@ -47,6 +47,16 @@ class ArticleIn(_Strict):
             raise ValueError("article text is empty or only whitespace")
         return text
 
+    @field_validator("text", "title", "url", "source", "language")
+    @classmethod
+    def _valid_unicode(cls, value: str | None) -> str | None:
+        # JSON can carry lone surrogates ("\ud800"); they are not text and cannot be echoed back.
+        try:
+            value is None or value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("contains a lone surrogate code point, not valid Unicode") from None
+        return value
+
 
 class Options(_Strict):
     max_bullets: int = Field(default=5, ge=1, le=10)

@@ -1,0 +1,30 @@
+"""Probes, the prompt listing and the OpenAPI document."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+
+def test_healthz(offline_client: TestClient) -> None:
+    assert offline_client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_readyz_says_which_engine_answers(offline_client: TestClient, client: TestClient) -> None:
+    offline = offline_client.get("/readyz").json()
+    assert offline["status"] == "ready" and offline["engine"] == "extractive"
+    online = client.get("/readyz").json()
+    assert online["engine"] == "llm" and online["model"] == "test-model"
+    assert online["default_prompt"] == "summarize@v1"
+
+
+def test_prompts_lists_versions_with_hashes(offline_client: TestClient) -> None:
+    [v1] = offline_client.get("/v1/prompts").json()
+    assert v1["name"] == "summarize" and v1["version"] == "v1" and v1["default"] is True
+    assert len(v1["sha256"]) == 64
+
+
+def test_openapi_documents_the_api(offline_client: TestClient) -> None:
+    spec = offline_client.get("/openapi.json").json()
+    post = spec["paths"]["/v1/summaries"]["post"]
+    assert {"200", "404", "413", "422", "502", "503", "504"} <= set(post["responses"])
+    assert offline_client.get("/docs").status_code == 200

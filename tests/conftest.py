@@ -1,0 +1,138 @@
+"""Shared fixtures: settings for a fake upstream, real OpenAI response JSON, the app, articles."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import respx
+from fastapi.testclient import TestClient
+
+from service.api import create_app
+from service.settings import Settings
+
+ARTICLES = Path(__file__).parent / "fixtures" / "articles"
+LLM_BASE = "http://llm.test/v1"
+CHAT_URL = LLM_BASE + "/chat/completions"
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Tests never see the machine's LLM settings, nor a .env in the working directory."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith(("NEWSBRIEF_", "OPENAI_")):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def article() -> str:
+    return (ARTICLES / "ferry-levy.txt").read_text(encoding="utf-8")
+
+
+@pytest.fixture
+def settings() -> Settings:
+    """An LLM-configured service with fast backoff, so retry tests do not sleep for long."""
+    return Settings(
+        llm_base_url=LLM_BASE,
+        llm_api_key="test-key-not-real",
+        llm_model="test-model",
+        llm_backoff_initial_s=0.001,
+        llm_backoff_max_s=0.002,
+        llm_max_attempts=3,
+        llm_max_reasks=2,
+        request_deadline_s=10,
+    )
+
+
+def completion_json(
+    content: str | None,
+    *,
+    finish_reason: str = "stop",
+    refusal: str | None = None,
+    prompt_tokens: int = 120,
+    completion_tokens: int = 80,
+) -> dict[str, Any]:
+    """A Chat Completions response body exactly as the OpenAI API sends it."""
+    return {
+        "id": "chatcmpl-test",
+        "object": "chat.completion",
+        "created": 1_760_000_000,
+        "model": "test-model-2026-01-01",
+        "choices": [
+            {
+                "index": 0,
+                "message": {
+                    "role": "assistant",
+                    "content": content,
+                    "refusal": refusal,
+                    "annotations": [],
+                },
+                "logprobs": None,
+                "finish_reason": finish_reason,
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+        "system_fingerprint": "fp_test",
+    }
+
+
+def brief_json(claims: list[dict[str, Any]], **summary: Any) -> str:
+    """The JSON an LLM would answer with for our output schema."""
+    body = {
+        "summary": {
+            "headline": summary.get("headline", "Port Aldine adds £2 ferry levy"),
+            "lede": summary.get("lede", "Councillors voted 7–4 to add a £2 levy to ferry tickets."),
+            "bullets": summary.get("bullets", ["The levy takes effect on 1 March."]),
+        },
+        "claims": claims,
+    }
+    return json.dumps(body, ensure_ascii=False)
+
+
+def claim(evidence: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "holder": "Helen Okafor",
+        "holder_role": "Mayor",
+        "stance": "support",
+        "target": "the ferry levy",
+        "claim": "The mayor backs the levy.",
+        "evidence": evidence,
+        "attribution": "direct_quote",
+    } | fields
+
+
+GOOD_EVIDENCE = "“Nobody likes a new charge,” Ms. Okafor told reporters outside the town hall."
+
+
+@pytest.fixture
+def completion() -> Callable[..., dict[str, Any]]:
+    return completion_json
+
+
+@pytest.fixture
+def llm_mock() -> Iterator[respx.MockRouter]:
+    with respx.mock(base_url=LLM_BASE, assert_all_called=False) as router:
+        yield router
+
+
+@pytest.fixture
+def client(settings: Settings, llm_mock: respx.MockRouter) -> Iterator[TestClient]:
+    with TestClient(create_app(settings), raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture
+def offline_client() -> Iterator[TestClient]:
+    """The service as a fresh machine runs it: no LLM configured."""
+    with TestClient(create_app(Settings()), raise_server_exceptions=False) as c:
+        yield c

@@ -1,0 +1,136 @@
+"""The normaliser and locator: offsets slice back, variants are found, absent text never is."""
+
+from __future__ import annotations
+
+import unicodedata
+
+import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from service.grounding import locate, normalise, numbers_in, unsupported_numbers
+
+ARTICLE = (
+    "The mayor said: “Nobody likes a new charge.” Then ″We will pass the cost on,″ said Reyes.\n\n"
+    "Costs rose — sharply — in 2023.   The ﬁnal vote was 7–4, "
+    "and the cafe\u0301 owner spoke."
+)
+
+
+@pytest.mark.parametrize(
+    ("quote", "expected"),
+    [
+        pytest.param("“Nobody likes a new charge.”", "“Nobody likes a new charge.”", id="exact"),
+        pytest.param(
+            '"Nobody likes a new charge."', "“Nobody likes a new charge.”", id="straight-for-curly"
+        ),
+        pytest.param(
+            "'Nobody likes a new charge.'", "“Nobody likes a new charge.”", id="single-for-double"
+        ),
+        pytest.param(
+            '"We will pass the cost on,"', "″We will pass the cost on,″", id="double-prime"
+        ),
+        pytest.param(
+            "Costs rose - sharply - in 2023.", "Costs rose — sharply — in 2023.", id="dashes"
+        ),
+        pytest.param(
+            "in 2023. The final vote", "in 2023.   The ﬁnal vote", id="whitespace-and-ligature"
+        ),
+        pytest.param("vote was 7-4,", "vote was 7–4,", id="en-dash-score"),
+        pytest.param(
+            "  Nobody likes a new charge.  ", "Nobody likes a new charge.", id="quote-padding"
+        ),
+        pytest.param(
+            "cost on,″ said Reyes. Costs", "cost on,″ said Reyes.\n\nCosts", id="across-paragraphs"
+        ),
+        pytest.param("café owner", "cafe\u0301 owner", id="combining-mark-composes"),
+    ],
+)
+def test_locates_variants_and_maps_back_to_original_offsets(quote: str, expected: str) -> None:
+    span = locate(quote, ARTICLE)
+    assert span is not None
+    assert span.text == expected
+    assert ARTICLE[span.start : span.end] == span.text
+
+
+@pytest.mark.parametrize(
+    "quote",
+    [
+        pytest.param("Nobody loves a new charge.", id="one-word-changed"),
+        pytest.param("Nobody likes a new charge...", id="ellipsis"),
+        pytest.param("nobody likes a new charge.", id="case-differs"),
+        pytest.param("Nobody likes ... charge.", id="elided"),
+        pytest.param("charge", id="too-short-to-prove-anything"),
+        pytest.param("", id="empty"),
+        pytest.param("cafe owner spoke", id="accent-dropped"),
+    ],
+)
+def test_never_locates_what_is_not_there(quote: str) -> None:
+    assert locate(quote, ARTICLE) is None
+
+
+def test_exact_occurrence_wins_over_an_earlier_normalised_one() -> None:
+    text = "‘We will decide soon,’ he said. Later: “We will decide soon,” he said."
+    span = locate("“We will decide soon,”", text)
+    assert span is not None and span.start == text.index("“")
+
+
+def test_normalised_text_keeps_one_span_per_character() -> None:
+    n = normalise("a\u00a0\u00a0b ″c″")
+    assert n.text == 'a b "c"'
+    assert len(n.starts) == len(n.ends) == len(n.text)
+
+
+@given(st.text(min_size=8, max_size=300), st.data())
+def test_any_slice_is_found_and_slices_back(text: str, data: st.DataObject) -> None:
+    i = data.draw(st.integers(0, len(text) - 8))
+    j = data.draw(st.integers(i + 8, len(text)))
+    quote = text[i:j]
+    # A slice that cuts a letter from its combining accent is not a quote of the article.
+    assume(not unicodedata.combining(text[i]))
+    assume(j == len(text) or not unicodedata.combining(text[j]))
+    assume(len(normalise(quote).text.strip()) >= 8)
+    span = locate(quote, text)
+    assert span is not None
+    assert text[span.start : span.end] == span.text
+    assert normalise(span.text).text.strip() == normalise(quote).text.strip()
+
+
+TYPOGRAPHIC = st.sampled_from(["“", "”", "‘", "’", "″", "—", "–", " ", "\u00a0", "\n"])
+WORDS = st.text(st.characters(categories=["Ll", "Lu", "Nd"]), min_size=1, max_size=8)
+
+
+@given(st.lists(st.one_of(WORDS, TYPOGRAPHIC), min_size=3, max_size=40))
+def test_typographic_variants_are_found(parts: list[str]) -> None:
+    text = "".join(parts)
+    plain = text.translate(str.maketrans("“”‘’″—–\u00a0\n", '""\'\'"--  '))
+    assume(len(normalise(plain).text.strip()) >= 8)
+    span = locate(plain, text)
+    assert span is not None
+    assert text[span.start : span.end] == span.text
+
+
+@given(st.text(max_size=200), st.text(min_size=8, max_size=40))
+def test_text_with_a_char_the_article_lacks_is_never_found(article: str, quote: str) -> None:
+    marker = "\u2603"  # SNOWMAN: NFKC-stable, not a quote, dash or space
+    assume(marker not in article)
+    assert locate(quote + marker, article) is None
+
+
+@pytest.mark.parametrize(
+    ("summary", "article", "unsupported"),
+    [
+        pytest.param("Vote was 7-4 on 1 March", "voted 7–4; from 1 March", [], id="all-present"),
+        pytest.param("It raises £1.5 million", "about £1.4 million", ["1.5"], id="changed-amount"),
+        pytest.param("1,200 people", "1200 people came", [], id="thousands-separator"),
+        pytest.param("a 40% rise", "rose by 40 per cent", [], id="percent-sign"),
+        pytest.param("in 2024 and 2025", "in 2024", ["2025"], id="invented-year"),
+        pytest.param("no numbers at all", "12 things", [], id="none-stated"),
+    ],
+)
+def test_unsupported_numbers(summary: str, article: str, unsupported: list[str]) -> None:
+    assert unsupported_numbers([summary], article) == unsupported
+
+
+def test_numbers_in_handles_fullwidth_digits() -> None:
+    assert numbers_in("１２ and 3.5") == {"12", "3.5"}

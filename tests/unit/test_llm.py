@@ -1,0 +1,270 @@
+"""The LLM call at the HTTP level: the request we send, retries, Retry-After, error mapping."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import openai
+import pytest
+import respx
+
+from service import errors
+from service.llm import OPENAI_ERRORS, CallStats, LLMClient, build_openai_client, map_openai_error
+from service.schemas import LLM_OUTPUT_SCHEMA
+from service.settings import Settings
+from tests.conftest import CHAT_URL
+
+MESSAGES = [{"role": "system", "content": "be careful"}, {"role": "user", "content": "article"}]
+
+
+class SleepRecorder:
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+@pytest.fixture
+def sleeps() -> SleepRecorder:
+    return SleepRecorder()
+
+
+@pytest.fixture
+async def llm(settings: Settings, sleeps: SleepRecorder) -> Any:
+    async with httpx.AsyncClient() as http:
+        yield LLMClient(build_openai_client(settings, http), settings, sleep=sleeps)
+
+
+async def call(llm: LLMClient, deadline_s: float = 10) -> tuple[Any, CallStats]:
+    stats = CallStats()
+    reply = await llm.complete(
+        MESSAGES,
+        temperature=0.0,
+        max_tokens=500,
+        deadline=time.monotonic() + deadline_s,
+        stats=stats,
+    )
+    return reply, stats
+
+
+async def test_sends_a_strict_structured_request(
+    llm: LLMClient, llm_mock: respx.MockRouter, completion: Callable[..., dict[str, Any]]
+) -> None:
+    route = llm_mock.post("/chat/completions").respond(200, json=completion('{"a": 1}'))
+    reply, stats = await call(llm)
+    assert reply.content == '{"a": 1}' and reply.finish_reason == "stop"
+    assert (stats.calls, stats.retries, stats.prompt_tokens, stats.completion_tokens) == (
+        1,
+        0,
+        120,
+        80,
+    )
+    sent = route.calls.last.request
+    body = json.loads(sent.content)
+    assert str(sent.url) == CHAT_URL
+    assert sent.headers["authorization"] == "Bearer test-key-not-real"
+    assert body["model"] == "test-model"
+    assert body["messages"] == MESSAGES
+    assert body["temperature"] == 0.0 and body["max_completion_tokens"] == 500
+    assert body["response_format"] == {
+        "type": "json_schema",
+        "json_schema": {"name": "brief", "strict": True, "schema": LLM_OUTPUT_SCHEMA},
+    }
+    assert "tools" not in body and "tool_choice" not in body and "functions" not in body
+
+
+def test_output_schema_is_strict_everywhere() -> None:
+    def objects(node: Any) -> Any:
+        if isinstance(node, dict):
+            if node.get("type") == "object":
+                yield node
+            for value in node.values():
+                yield from objects(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from objects(value)
+
+    found = list(objects(LLM_OUTPUT_SCHEMA))
+    assert len(found) >= 3
+    for node in found:
+        assert node["additionalProperties"] is False
+        assert sorted(node["required"]) == sorted(node["properties"])
+
+
+async def test_json_object_mode_describes_the_schema_in_a_message(
+    settings: Settings, llm_mock: respx.MockRouter, completion: Callable[..., dict[str, Any]]
+) -> None:
+    settings = settings.model_copy(update={"llm_response_format": "json_object"})
+    route = llm_mock.post("/chat/completions").respond(200, json=completion("{}"))
+    async with httpx.AsyncClient() as http:
+        llm = LLMClient(build_openai_client(settings, http), settings)
+        hint = llm.schema_hint()
+        await call_with(llm, hint + MESSAGES)
+    body = json.loads(route.calls.last.request.content)
+    assert body["response_format"] == {"type": "json_object"}
+    assert json.dumps(LLM_OUTPUT_SCHEMA) in body["messages"][0]["content"]
+
+
+async def call_with(llm: LLMClient, messages: list[dict[str, str]]) -> None:
+    await llm.complete(
+        messages, temperature=0, max_tokens=10, deadline=time.monotonic() + 5, stats=CallStats()
+    )
+
+
+TRANSIENT = [
+    pytest.param(httpx.Response(408), id="408"),
+    pytest.param(httpx.Response(409), id="409"),
+    pytest.param(httpx.Response(429, json={"error": {"message": "slow down"}}), id="429"),
+    pytest.param(httpx.Response(500), id="500"),
+    pytest.param(httpx.Response(502), id="502"),
+    pytest.param(httpx.Response(503), id="503"),
+    pytest.param(httpx.ConnectError("refused"), id="connect-error"),
+    pytest.param(httpx.ReadTimeout("no bytes"), id="read-timeout"),
+    pytest.param(httpx.RemoteProtocolError("reset mid-body"), id="reset"),
+]
+
+
+@pytest.mark.parametrize("fault", TRANSIENT)
+async def test_transient_fault_is_retried_then_succeeds(
+    llm: LLMClient,
+    llm_mock: respx.MockRouter,
+    completion: Callable[..., dict[str, Any]],
+    sleeps: SleepRecorder,
+    fault: httpx.Response | Exception,
+) -> None:
+    route = llm_mock.post("/chat/completions")
+    route.side_effect = [fault, httpx.Response(200, json=completion("{}"))]
+    reply, stats = await call(llm)
+    assert reply.content == "{}"
+    assert (route.call_count, stats.calls, stats.retries, len(sleeps.waits)) == (2, 2, 1, 1)
+
+
+@pytest.mark.parametrize(
+    ("headers", "at_least"),
+    [
+        pytest.param({"retry-after": "2"}, 2.0, id="seconds"),
+        pytest.param({"retry-after-ms": "1500"}, 1.5, id="milliseconds"),
+        pytest.param({"retry-after": "Wed, 21 Oct 2099 07:28:00 GMT"}, None, id="http-date-far"),
+    ],
+)
+async def test_retry_after_is_honoured(
+    llm: LLMClient,
+    llm_mock: respx.MockRouter,
+    completion: Callable[..., dict[str, Any]],
+    sleeps: SleepRecorder,
+    headers: dict[str, str],
+    at_least: float | None,
+) -> None:
+    route = llm_mock.post("/chat/completions")
+    route.side_effect = [
+        httpx.Response(429, headers=headers, json={"error": {"message": "rate limited"}}),
+        httpx.Response(200, json=completion("{}")),
+    ]
+    if at_least is None:  # a wait past the deadline: give up at once with a clean 503
+        with pytest.raises(errors.UpstreamUnavailableError) as info:
+            await call(llm)
+        assert route.call_count == 1 and sleeps.waits == []
+        assert info.value.retry_after is not None and info.value.retry_after > 1e9 / 1000
+        return
+    await call(llm)
+    assert len(sleeps.waits) == 1 and sleeps.waits[0] >= at_least
+
+
+async def test_retry_after_longer_than_the_deadline_gives_up_without_sleeping(
+    llm: LLMClient, llm_mock: respx.MockRouter, sleeps: SleepRecorder
+) -> None:
+    llm_mock.post("/chat/completions").respond(503, headers={"retry-after": "30"})
+    with pytest.raises(errors.UpstreamUnavailableError) as info:
+        await call(llm, deadline_s=1)
+    assert sleeps.waits == [] and info.value.retry_after == 30 and info.value.attempts == 1
+
+
+async def test_attempts_are_bounded(
+    llm: LLMClient, llm_mock: respx.MockRouter, sleeps: SleepRecorder
+) -> None:
+    route = llm_mock.post("/chat/completions").respond(500)
+    with pytest.raises(errors.UpstreamUnavailableError) as info:
+        await call(llm)
+    assert route.call_count == 3 and info.value.attempts == 3 and len(sleeps.waits) == 2
+    assert isinstance(info.value.__cause__, openai.InternalServerError)
+
+
+async def test_backoff_doubles_with_jitter_up_to_the_cap(
+    settings: Settings, llm_mock: respx.MockRouter, sleeps: SleepRecorder
+) -> None:
+    settings = settings.model_copy(
+        update={"llm_backoff_initial_s": 1.0, "llm_backoff_max_s": 2.0, "llm_max_attempts": 4}
+    )
+    llm_mock.post("/chat/completions").respond(500)
+    async with httpx.AsyncClient() as http:
+        llm = LLMClient(build_openai_client(settings, http), settings, sleep=sleeps)
+        with pytest.raises(errors.UpstreamUnavailableError):
+            await call(llm, deadline_s=60)
+    low_high = [(0.5, 1.0), (1.0, 2.0), (1.0, 2.0)]
+    assert len(sleeps.waits) == 3
+    assert all(lo <= w <= hi for w, (lo, hi) in zip(sleeps.waits, low_high, strict=True))
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error"),
+    [
+        pytest.param(400, {"error": {"message": "bad"}}, errors.UpstreamRejectedError, id="400"),
+        pytest.param(401, {"error": {"message": "key"}}, errors.UpstreamRejectedError, id="401"),
+        pytest.param(403, {"error": {"message": "no"}}, errors.UpstreamRejectedError, id="403"),
+        pytest.param(404, {"error": {"message": "model"}}, errors.UpstreamRejectedError, id="404"),
+        pytest.param(422, {"error": {"message": "x"}}, errors.UpstreamRejectedError, id="422"),
+        pytest.param(
+            429,
+            {
+                "error": {
+                    "message": "quota",
+                    "type": "insufficient_quota",
+                    "code": "insufficient_quota",
+                }
+            },
+            errors.UpstreamQuotaError,
+            id="429-insufficient-quota",
+        ),
+    ],
+)
+async def test_non_retryable_errors_are_mapped_and_not_retried(
+    llm: LLMClient,
+    llm_mock: respx.MockRouter,
+    status: int,
+    body: dict[str, Any],
+    error: type[Exception],
+) -> None:
+    route = llm_mock.post("/chat/completions").respond(status, json=body)
+    with pytest.raises(error) as info:
+        await call(llm)
+    assert type(info.value) is error and route.call_count == 1
+    assert str(status) in str(info.value)
+
+
+def test_every_openai_error_class_is_mapped() -> None:
+    exported = {
+        obj
+        for name in dir(openai)
+        if isinstance(obj := getattr(openai, name), type)
+        and issubclass(obj, openai.OpenAIError)
+        and not name.startswith("_")
+    }
+    unmapped = sorted(cls.__name__ for cls in exported if cls not in OPENAI_ERRORS)
+    assert not unmapped, f"map these in service.llm.OPENAI_ERRORS: {unmapped}"
+
+
+def test_mapping_keeps_the_cause_readable() -> None:
+    request = httpx.Request("POST", CHAT_URL)
+    mapped = map_openai_error(openai.APIConnectionError(request=request))
+    assert isinstance(mapped, errors.UpstreamUnavailableError)
+    mapped = map_openai_error(
+        openai.AuthenticationError(
+            "bad key", response=httpx.Response(401, request=request), body={}
+        )
+    )
+    assert isinstance(mapped, errors.UpstreamRejectedError) and mapped.status == 401
