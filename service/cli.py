@@ -85,6 +85,19 @@ def cmd_prompts(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_healthcheck(args: argparse.Namespace, settings: Settings) -> int:
+    """Exit 0 when the local server answers /healthz: the container's HEALTHCHECK."""
+    import urllib.request
+
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    try:
+        with urllib.request.urlopen(f"http://{host}:{settings.port}/healthz", timeout=2) as r:
+            return 0 if r.status == 200 else 1
+    except OSError as exc:
+        print(f"newsbrief: unhealthy: {exc}", file=sys.stderr)
+        return 1
+
+
 def cmd_fake_llm(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -113,6 +126,10 @@ def parser() -> argparse.ArgumentParser:
     prompts_sub = prompts.add_subparsers(dest="action", required=True)
     prompts_sub.add_parser("list", help="list versions; * marks the default").set_defaults(
         func=cmd_prompts
+    )
+
+    sub.add_parser("healthcheck", help="exit 0 if the local server is healthy").set_defaults(
+        func=cmd_healthcheck
     )
 
     fake = sub.add_parser("fake-llm", help="run the local fake OpenAI-compatible server (testing)")
