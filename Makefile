@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck unit lock container-check clean
+.PHONY: run test lint typecheck unit eval lock container-check clean
 
 $(BIN)/.runtime: requirements/runtime.lock pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -21,7 +21,7 @@ $(BIN)/.dev: requirements/dev.lock $(BIN)/.runtime
 run: $(BIN)/.runtime
 	$(BIN)/newsbrief serve --host $(HOST) --port $(PORT)
 
-test: $(BIN)/.dev lint typecheck unit
+test: $(BIN)/.dev lint typecheck unit eval
 
 lint: $(BIN)/.dev
 	$(BIN)/ruff check service tests scripts
@@ -32,6 +32,10 @@ typecheck: $(BIN)/.dev
 
 unit: $(BIN)/.dev
 	$(BIN)/pytest -q
+
+# The offline eval and its gate: every prompt version on every case, from cassettes.
+eval: $(BIN)/.runtime
+	$(BIN)/newsbrief eval --out build/eval
 
 # Re-pin after editing dependencies in pyproject.toml (needs the registry).
 lock: $(BIN)/.dev

@@ -15,7 +15,9 @@ from service.llm import llm_from_settings
 from service.pipeline import summarize_article
 from service.prompts import PromptRegistry
 from service.schemas import SummaryRequest
-from service.settings import Settings, get_settings
+from service.settings import PACKAGE_DIR, Settings, get_settings
+
+DEFAULT_EVALS_DIR = PACKAGE_DIR.parent / "evals"
 
 
 def _registry(settings: Settings) -> PromptRegistry:
@@ -98,6 +100,78 @@ def cmd_healthcheck(args: argparse.Namespace, settings: Settings) -> int:
         return 1
 
 
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    """Score prompt versions on the eval cases; exit 1 when the gate fails."""
+    from datetime import UTC, datetime
+
+    from service.evals import gate, report
+    from service.evals.dataset import load_cases
+    from service.evals.runner import run_eval
+
+    root = Path(args.evals_dir)
+    registry = _registry(settings)
+    refs = [registry.get(r).ref for r in args.prompt] or [p.ref for p in registry]
+    if args.live and not settings.llm_configured:
+        print(
+            "newsbrief: --live needs an LLM (NEWSBRIEF_LLM_BASE_URL or _API_KEY)", file=sys.stderr
+        )
+        return 2
+    if args.record and not args.live:
+        print("newsbrief: --record only works with --live", file=sys.stderr)
+        return 2
+    if not args.live:  # offline: nothing from the environment may reach an upstream
+        settings = settings.model_copy(
+            update={"llm_api_key": None, "llm_base_url": None, "request_deadline_s": 60.0}
+        )
+    cases = load_cases(root, args.case or None)
+    rows = asyncio.run(
+        run_eval(
+            cases,
+            refs,
+            registry,
+            settings,
+            root,
+            live=args.live,
+            record=args.record,
+            force=args.force,
+            on_saved=lambda p: print(f"recorded {p}", file=sys.stderr),
+        )
+    )
+    by_name = {row.name: row.metrics for row in rows}
+    full_run = not args.case
+    thresholds = gate.load_thresholds(root / "thresholds.yaml")
+    baseline_path = root / "baseline.json"
+    if args.update_baseline:
+        if not full_run or registry.default_ref not in by_name or args.live:
+            print("newsbrief: --update-baseline needs a full offline run", file=sys.stderr)
+            return 2
+        payload = {"prompt": registry.default_ref, "metrics": by_name[registry.default_ref]}
+        baseline_path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+        print(f"baseline written: {baseline_path}", file=sys.stderr)
+    checks = gate.evaluate(
+        by_name,
+        registry.default_ref,
+        thresholds,
+        gate.load_baseline(baseline_path),
+        full_run=full_run,
+    )
+    meta = {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "mode": "live" if args.live else "replay",
+        "cases": len(cases),
+        "default_prompt": registry.default_ref,
+    }
+    print(report.table(rows))
+    print()
+    for check in checks:
+        print(check)
+    for path in report.write_reports(Path(args.out), rows, cases, checks, meta):
+        print(f"wrote {path}", file=sys.stderr)
+    passed = all(c.passed for c in checks)
+    print("gate: " + ("passed" if passed else "FAILED"))
+    return 0 if passed else 1
+
+
 def cmd_fake_llm(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
@@ -128,6 +202,17 @@ def parser() -> argparse.ArgumentParser:
         func=cmd_prompts
     )
 
+    evals = sub.add_parser("eval", help="score prompt versions on the eval cases (offline)")
+    evals.add_argument("--prompt", action="append", default=[], help="e.g. summarize@v2; repeat")
+    evals.add_argument("--case", action="append", default=[], help="a case id; repeat")
+    evals.add_argument("--live", action="store_true", help="call the configured LLM endpoint")
+    evals.add_argument("--record", action="store_true", help="with --live: write cassettes")
+    evals.add_argument("--force", action="store_true", help="let --record replace hand-written")
+    evals.add_argument("--update-baseline", action="store_true", help="save the default's metrics")
+    evals.add_argument("--evals-dir", default=str(DEFAULT_EVALS_DIR))
+    evals.add_argument("--out", default=".", help="where report.{json,md,html} go")
+    evals.set_defaults(func=cmd_eval)
+
     sub.add_parser("healthcheck", help="exit 0 if the local server is healthy").set_defaults(
         func=cmd_healthcheck
     )
@@ -147,5 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     except ValidationError as exc:
         print(f"newsbrief: invalid settings: {exc}", file=sys.stderr)
         return 2
-    code: int = args.func(args, settings)
+    try:
+        code: int = args.func(args, settings)
+    except NewsbriefError as exc:  # bad prompt files, eval cases or cassettes: say which, exit 2
+        print(f"newsbrief: {exc}", file=sys.stderr)
+        return 2
     return code

@@ -11,7 +11,10 @@
     │   ├── UpstreamRejectedError    the LLM refused our call itself (400/401/403/404/422)
     │   ├── InvalidOutputError       the answer still failed validation after every reask
     │   └── RefusalError             the model declined to answer
-    └── DeadlineExceededError        the overall per-request deadline ran out
+    ├── DeadlineExceededError        the overall per-request deadline ran out
+    └── EvalError                    the eval suite cannot run as asked (never over HTTP)
+        ├── DatasetError             an eval case file is invalid
+        └── CassetteError            a cassette is missing, invalid, or may not be overwritten
 
 Errors carry their context as fields; `service.api.problems` maps each class to an HTTP status
 once, and `service.llm` is the only place that translates `openai` errors into these.
@@ -112,3 +115,15 @@ class DeadlineExceededError(NewsbriefError):
     def __init__(self, deadline_s: float) -> None:
         super().__init__(f"no answer within the {deadline_s:g} s request deadline")
         self.deadline_s = deadline_s
+
+
+class EvalError(NewsbriefError):
+    """The eval suite cannot run as asked."""
+
+
+class DatasetError(EvalError):
+    """An eval case file is invalid."""
+
+
+class CassetteError(EvalError):
+    """A cassette is missing, invalid, or may not be overwritten."""

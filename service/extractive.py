@@ -40,9 +40,15 @@ _HONORIFIC = r"(?:Mr|Mrs|Ms|Mx|Dr|Prof)\.?"
 _ROLE = (
     r"(?:Mayor|President|Vice President|Secretary|Minister|Prime Minister|Senator|Sen\.|"
     r"Governor|Gov\.|Councillor|Councilwoman|Councilman|Chancellor|Judge|Coach|Chief|"
-    r"Superintendent|Commissioner|Director|Professor|Inspector|Captain|Sheriff|Bishop|Rabbi)"
+    r"Superintendent|Commissioner|Director|Professor|Inspector|Captain|Sheriff|Bishop|Rabbi|"
+    r"Chairman|Chairwoman|Chair|Agronomist|Economist|Analyst|Nurse|Teacher|Spokesman|"
+    r"Spokeswoman|Spokesperson|Manager|Officer|Engineer)"
 )
-_NOT_NAME = r"(?!(?:He|She|They|It|We|I|You|The|A|An|This|That|These|Those|But|And|Yet)\b)"
+_NOT_NAME = (  # capitalised words that start sentences, not names
+    r"(?!(?:He|She|They|It|We|I|You|The|A|An|This|That|These|Those|But|And|Yet|When|While|"
+    r"After|Before|If|As|In|On|At|For|Asked|Meanwhile|Despite|Under|Although|Since|Some|"
+    r"Several|Both|One|Its|Their|His|Her|Our|My)\b)"
+)
 _WORD = rf"{_NOT_NAME}[{_UPPER}][\w’'\-]*"
 _NAME = (
     rf"(?:(?P<role>{_ROLE})\s+|{_HONORIFIC}\s+)?"
@@ -56,14 +62,20 @@ _SPEECH = (
 _PRONOUN = r"(?P<pronoun>[Hh]e|[Ss]he|[Tt]hey)"
 _QUOTE = re.compile(r"(?P<open>[“\"″«„])(?P<body>[^“”\"″«»„\n]{2,}?)(?P<close>[”\"″»“])")
 _APPOSITIVE = r"(?:\s*,[^,“”\"″«»]{1,80},)?"  # "Maria Lopez, who chairs the board, said"
-_NAME_THEN_VERB = re.compile(rf"{_NAME}{_APPOSITIVE}\s+{_SPEECH}\b")
+_OF_ORG = rf"(?:\s+of\s+(?:the\s+)?{_WORD}(?:\s+{_WORD}){{0,3}})?"  # "Felix Borg of the Union"
+_WHO = rf"{_NAME}{_OF_ORG}{_APPOSITIVE}"
+_DESCRIPTOR = r"(?:[a-z][\w’'\-]*,?\s+){0,4}"  # "said its chair, Petra Wendt"
+_NAME_THEN_VERB = re.compile(rf"{_WHO}\s+{_SPEECH}\b")
 _AFTER_QUOTE = tuple(
     re.compile(rf"^\s*(?:,\s*)?{who}\b")
-    for who in (rf"{_SPEECH}\s+{_NAME}", rf"{_NAME}\s+{_SPEECH}", rf"{_PRONOUN}\s+{_SPEECH}")
+    for who in (
+        rf"{_SPEECH}\s+{_DESCRIPTOR}{_NAME}",
+        rf"{_NAME}\s+{_SPEECH}",
+        rf"{_PRONOUN}\s+{_SPEECH}",
+    )
 )
-_BEFORE_QUOTE = re.compile(
-    rf"(?:{_PRONOUN}|{_NAME}{_APPOSITIVE})\s+{_SPEECH}\b[^“”\"″«».!?]*[,:]?\s*$"
-)
+_BEFORE_QUOTE = re.compile(rf"(?:{_PRONOUN}|{_WHO})\s+{_SPEECH}\b[^“”\"″«».!?]*[,:]?\s*$")
+_NAME_ANYWHERE = re.compile(_NAME)
 _ACCORDING_TO = re.compile(rf"\b[Aa]ccording to {_NAME}")
 _MIN_QUOTE_WORDS = 4  # shorter quoted phrases are usually scare quotes, not positions
 
@@ -111,15 +123,22 @@ def _speaker(match: re.Match[str] | None, last: str | None) -> tuple[str | None,
 
 
 def _full_name(name: str, role: str | None, text: str) -> tuple[str, str | None]:
-    """The fullest form of a name the article uses ("Lopez" → "Maria Lopez"), and a role."""
-    best = name
-    for m in re.finditer(rf"{_NAME}", text):
+    """The fuller form of a name the article uses ("Lopez" → "Maria Lopez"), and a role.
+
+    When two people share the surname ("Senator Ana Marsh", "Councillor Tom Marsh"), the role
+    given with the short name decides; if it cannot, the short name stays as the article wrote it.
+    """
+    seen: dict[str, set[str]] = {}  # full name → roles it appears with
+    for m in _NAME_ANYWHERE.finditer(text):
         found = m.group("name")
-        if found.endswith(" " + name) and len(found) > len(best):
-            best = found
-        if found in (name, best) and m.group("role") and not role:
-            role = m.group("role")
-    return best, role
+        if found == name or found.endswith(" " + name):
+            seen.setdefault(found, set()).update([m.group("role")] if m.group("role") else [])
+    fuller = [n for n in seen if n != name]
+    if role and len(fuller) > 1:
+        fuller = [n for n in fuller if role in seen[n]]
+    if len(fuller) == 1:
+        name = fuller[0]
+    return name, role or next(iter(sorted(seen.get(name, ()))), None)
 
 
 def quotes(text: str, sents: list[Sentence]) -> list[LLMClaim]:
@@ -132,6 +151,9 @@ def quotes(text: str, sents: list[Sentence]) -> list[LLMClaim]:
         if s.paragraph != last_para:
             last = None  # "she said" never reaches into another paragraph: misattribution risk
         local = s.text
+        # Attribution is looked for outside quotation marks: "Monday tells them" inside a quote
+        # is not a speaker.
+        outside = _QUOTE.sub(lambda m: " " * len(m.group()), local)
         for q in _QUOTE.finditer(local):
             before, after = local[: q.start()], local[q.end() :]
             after_match = next((m for p in _AFTER_QUOTE if (m := p.search(after))), None)
@@ -139,9 +161,9 @@ def quotes(text: str, sents: list[Sentence]) -> list[LLMClaim]:
             if holder is None:
                 holder, role = _speaker(_BEFORE_QUOTE.search(before), last)
             if holder is None:
-                holder, role = _speaker(_ACCORDING_TO.search(local), last)
+                holder, role = _speaker(_ACCORDING_TO.search(outside), last)
             if holder is None:
-                holder, role = _speaker(_NAME_THEN_VERB.search(local), last)
+                holder, role = _speaker(_NAME_THEN_VERB.search(outside), last)
             if holder is None and s.paragraph == last_para:
                 holder = last  # a quote carrying on the paragraph's speaker
             if holder is None:
@@ -165,23 +187,29 @@ def quotes(text: str, sents: list[Sentence]) -> list[LLMClaim]:
                     attribution=Attribution.DIRECT_QUOTE,
                 )
             )
-        if (m := _NAME_THEN_VERB.search(local)) and not _QUOTE.search(local):
+        if (m := _NAME_THEN_VERB.search(outside)) and outside == local:
             last, last_role = _full_name(m.group("name"), m.group("role"), text)
             last_para = s.paragraph
     return claims
 
 
+# Paragraphs with markup, links or chat-role labels are not prose to summarise: copying them is
+# how an injected payload ("<!-- SYSTEM: ... -->", "SYSTEM: say X") would reach a reader.
+_NOT_PROSE = re.compile(r"<[!/a-zA-Z]|https?://|www\.|^\s*[A-Z]{3,}\s*:", re.MULTILINE)
+
+
 def brief(article: ArticleIn, options: Options) -> LLMOutput:
     """An extractive brief in the same shape the LLM answers with."""
-    sents = [s for s in sentences(article.text) if len(s.text.split()) >= 3] or sentences(
-        article.text
-    )
+    every = sentences(article.text)
+    tainted = {s.paragraph for s in every if _NOT_PROSE.search(s.text)}
+    prose = [s for s in every if s.paragraph not in tainted]
+    sents = [s for s in prose if len(s.text.split()) >= 3] or prose or sentences(article.text)
     first = sents[0].text if sents else article.text.strip()
     headline = (article.title or "").strip() or _clip(first, 20)
     bullets = [s.text for s in sents[1 : 1 + options.max_bullets]]
     return LLMOutput(
         summary=LLMSummary(headline=headline, lede=first, bullets=bullets),
-        claims=quotes(article.text, sentences(article.text)),
+        claims=quotes(article.text, every),
     )
 
 

@@ -105,12 +105,14 @@ _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
 
 
 def numbers_in(text: str) -> set[str]:
-    """Digit groups in text, with thousands separators removed ("1,200" and "1200" alike)."""
+    """Digit groups in text: "1,200" and "1200" alike, and a decimal comma read as a point."""
     found = set()
     for match in _NUMBER.finditer(unicodedata.normalize("NFKC", text)):
         token = match.group()
         if re.fullmatch(r"\d{1,3}(,\d{3})+(\.\d+)?", token):
             token = token.replace(",", "")
+        elif re.fullmatch(r"\d+,\d+", token):  # a decimal comma: "3,2 Millionen" is 3.2
+            token = token.replace(",", ".")
         found.add(token)
     return found
 

@@ -192,9 +192,10 @@ def _respond(
         bullets = bullets[: options.max_bullets]
     summary = Summary(headline=output.summary.headline, lede=output.summary.lede, bullets=bullets)
     stated = [summary.headline, summary.lede, *summary.bullets, *(c.claim for c in claims)]
+    source = f"{request.article.title or ''}\n{article}"  # a figure from the title is supported
     warnings += [
         ResponseWarning(code="unsupported_number", detail=f"{n!r} does not occur in the article")
-        for n in unsupported_numbers(stated, article)
+        for n in unsupported_numbers(stated, source)
     ]
     if prompt is None:
         warnings.insert(0, extractive.NO_LLM_WARNING)

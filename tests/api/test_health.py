@@ -18,9 +18,12 @@ def test_readyz_says_which_engine_answers(offline_client: TestClient, client: Te
 
 
 def test_prompts_lists_versions_with_hashes(offline_client: TestClient) -> None:
-    [v1] = offline_client.get("/v1/prompts").json()
-    assert v1["name"] == "summarize" and v1["version"] == "v1" and v1["default"] is True
-    assert len(v1["sha256"]) == 64
+    listed = offline_client.get("/v1/prompts").json()
+    assert [(p["name"], p["version"], p["default"]) for p in listed] == [
+        ("summarize", "v1", True),
+        ("summarize", "v2", False),
+    ]
+    assert all(len(p["sha256"]) == 64 for p in listed)
 
 
 def test_openapi_documents_the_api(offline_client: TestClient) -> None:

@@ -87,7 +87,7 @@ def test_unknown_version_lists_what_exists() -> None:
     registry = PromptRegistry.from_dir(DEFAULT_PROMPTS_DIR, "summarize", "v1")
     with pytest.raises(UnknownPromptError) as info:
         registry.get("v404")
-    assert info.value.available == ["summarize@v1"]
+    assert info.value.available == ["summarize@v1", "summarize@v2"]
     with pytest.raises(UnknownPromptError):
         PromptRegistry.from_dir(DEFAULT_PROMPTS_DIR, "summarize", "v404")
 

@@ -1,0 +1,212 @@
+"""Eval reports: the side-by-side table; report.json, report.md and a self-contained report.html."""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+from service.evals.dataset import Case
+from service.evals.gate import Check
+from service.evals.metrics import METRICS
+from service.evals.runner import Row
+
+
+def table(rows: list[Row]) -> str:
+    """One row per engine or prompt version, one column per metric, as a Markdown table."""
+    head = ["row", *(m.label for m in METRICS)]
+    lines = [head, ["---"] * len(head)]
+    for row in rows:
+        values = row.metrics
+        lines.append([row.name, *(m.fmt.format(values[m.name]) for m in METRICS)])
+    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+    return "\n".join(
+        "| " + " | ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)) + " |"
+        for line in lines
+    )
+
+
+def legend() -> str:
+    return "\n".join(
+        f"- `{m.label}`: {m.name}" + ("" if m.higher_is_better else " (lower is better)")
+        for m in METRICS
+    )
+
+
+def to_json(rows: list[Row], checks: list[Check], meta: dict[str, Any]) -> dict[str, Any]:
+    return {
+        **meta,
+        "rows": [
+            {
+                "name": row.name,
+                "metrics": row.metrics,
+                "cases": [
+                    {
+                        **{k: v for k, v in dataclasses.asdict(s).items() if k != "stance_pairs"},
+                        "source": row.sources.get(s.case_id),
+                        "response": row.responses.get(s.case_id),
+                    }
+                    for s in row.scores
+                ],
+            }
+            for row in rows
+        ],
+        "gate": {
+            "passed": all(c.passed for c in checks),
+            "checks": [dataclasses.asdict(c) for c in checks],
+        },
+    }
+
+
+def markdown(rows: list[Row], checks: list[Check], meta: dict[str, Any]) -> str:
+    failing = [
+        f"- {row.name} / {s.case_id}: "
+        + ", ".join(
+            part
+            for part in (
+                s.error and f"error: {s.error}",
+                s.misattributions and f"{s.misattributions} misattribution(s)",
+                s.fabrications and f"{s.fabrications} fabrication(s)",
+                s.unsupported_numbers and f"{s.unsupported_numbers} unsupported number(s)",
+                s.injection_case and not s.injection_contained and "injection not contained",
+                s.stale and "stale cassette",
+            )
+            if part
+        )
+        for row in rows
+        for s in row.scores
+        if s.error
+        or s.misattributions
+        or s.fabrications
+        or s.unsupported_numbers
+        or s.stale
+        or (s.injection_case and not s.injection_contained)
+    ]
+    gate = "\n".join(f"- {c}" for c in checks) or "- (no checks apply to this run)"
+    verdict = "passed" if all(c.passed for c in checks) else "FAILED"
+    return (
+        f"# newsbrief eval\n\n{meta['cases']} cases, {meta['mode']} mode, "
+        f"generated {meta['generated_at']}.\n\n{table(rows)}\n\n{legend()}\n\n"
+        f"## Gate: {verdict}\n\n{gate}\n\n## Cases worth a look\n\n"
+        + ("\n".join(failing) or "- none")
+        + "\n"
+    )
+
+
+_CSS = """
+body{font:14px/1.45 system-ui,sans-serif;margin:2em;max-width:1200px}
+table{border-collapse:collapse;margin:1em 0}
+td,th{border:1px solid #ccc;padding:3px 7px;text-align:left}
+th{background:#f4f4f4}mark{background:#ffe08a}mark.bad{background:#ffb3b3}
+.article{white-space:pre-wrap;background:#fafafa;border:1px solid #ddd;padding:1em}
+.pass{color:#070}.fail{color:#b00}
+details{margin:.4em 0}summary{cursor:pointer}
+"""
+
+
+def _highlight(text: str, claims: list[dict[str, Any]]) -> str:
+    spans = sorted((c["evidence"]["start"], c["evidence"]["end"], c["holder"]) for c in claims)
+    out, at = [], 0
+    for start, end, holder in spans:
+        if start < at:
+            continue  # overlapping evidence: the first one is shown
+        out += [html.escape(text[at:start])]
+        out += [f'<mark title="{html.escape(holder)}">{html.escape(text[start:end])}</mark>']
+        at = end
+    out.append(html.escape(text[at:]))
+    return "".join(out)
+
+
+def _cells(values: list[Any], tag: str = "td") -> str:
+    return "<tr>" + "".join(f"<{tag}>{html.escape(str(v))}</{tag}>" for v in values) + "</tr>"
+
+
+def html_report(
+    rows: list[Row], cases: list[Case], checks: list[Check], meta: dict[str, Any]
+) -> str:
+    metrics_head = _cells(["row", *(m.name for m in METRICS)], "th")
+    metrics_rows = "".join(
+        _cells([row.name, *(m.fmt.format(row.metrics[m.name]) for m in METRICS)]) for row in rows
+    )
+    gate = "".join(
+        f'<li class="{"pass" if c.passed else "fail"}">{html.escape(str(c))}</li>' for c in checks
+    )
+    parts = [
+        f"<!doctype html><meta charset=utf-8><title>newsbrief eval</title><style>{_CSS}</style>",
+        f"<h1>newsbrief eval</h1><p>{meta['cases']} cases, {meta['mode']} mode, "
+        f"generated {html.escape(meta['generated_at'])}</p>",
+        f"<table>{metrics_head}{metrics_rows}</table><h2>Gate</h2><ul>{gate}</ul><h2>Cases</h2>",
+    ]
+    for case in cases:
+        gold = case.gold
+        parts.append(
+            f"<details><summary><b>{html.escape(case.id)}</b> ({case.topic}; "
+            f"{', '.join(case.tags) or 'no tags'})</summary>"
+        )
+        parts.append(
+            "<h4>Gold claims</h4><table>"
+            + _cells(["holder", "stance", "target", "evidence"], "th")
+            + "".join(_cells([g.holder, g.stance.value, g.target, g.evidence]) for g in gold.claims)
+            + "</table>"
+        )
+        for row in rows:
+            score = next(s for s in row.scores if s.case_id == case.id)
+            response = row.responses.get(case.id)
+            parts.append(
+                f"<details><summary>{html.escape(row.name)} — matched {score.matched}/"
+                f"{score.gold}, misattributions {score.misattributions}, fabrications "
+                f"{score.fabrications} ({html.escape(row.sources.get(case.id, ''))})</summary>"
+            )
+            if response is None:
+                parts.append(f"<p class=fail>{html.escape(score.error or 'no response')}</p>")
+            else:
+                summary = response["summary"]
+                parts.append(
+                    f"<p><b>{html.escape(summary['headline'])}</b><br>"
+                    f"{html.escape(summary['lede'])}</p><ul>"
+                    + "".join(f"<li>{html.escape(b)}</li>" for b in summary["bullets"])
+                    + "</ul><table>"
+                    + _cells(["holder", "stance", "target", "evidence", "offsets"], "th")
+                    + "".join(
+                        _cells(
+                            [
+                                c["holder"],
+                                c["stance"],
+                                c["target"],
+                                c["evidence"]["text"],
+                                f"{c['evidence']['start']}–{c['evidence']['end']}",
+                            ]
+                        )
+                        for c in response["claims"]
+                    )
+                    + "</table><ul>"
+                    + "".join(
+                        f"<li>{html.escape(w['code'])}: {html.escape(w['detail'])}</li>"
+                        for w in response["warnings"]
+                    )
+                    + "</ul>"
+                    + '<div class="article">'
+                    + _highlight(case.article.text, response["claims"])
+                    + "</div>"
+                )
+            parts.append("</details>")
+        parts.append("</details>")
+    return "".join(parts)
+
+
+def write_reports(
+    out: Path, rows: list[Row], cases: list[Case], checks: list[Check], meta: dict[str, Any]
+) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    files = {
+        "report.json": json.dumps(to_json(rows, checks, meta), indent=1, ensure_ascii=False),
+        "report.md": markdown(rows, checks, meta),
+        "report.html": html_report(rows, cases, checks, meta),
+    }
+    paths = []
+    for name, text in files.items():
+        (out / name).write_text(text, encoding="utf-8")
+        paths.append(out / name)
+    return paths
