@@ -29,12 +29,15 @@ def _registry(settings: Settings) -> PromptRegistry:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from service import logs
     from service.api import create_app
 
+    log_config = logs.configure(settings.log_level, settings.log_format)
     uvicorn.run(
         create_app(settings),
         host=args.host or settings.host,
         port=args.port if args.port is not None else settings.port,
+        log_config=log_config,
         log_level=settings.log_level.lower(),
         timeout_graceful_shutdown=int(settings.shutdown_grace_s),
     )

@@ -3,11 +3,15 @@
     NewsbriefError
     ├── RequestError                 the request cannot be served as sent (4xx)
     │   ├── ArticleTooLongError      article text is over the configured maximum
-    │   └── UnknownPromptError       no prompt with that name and version
+    │   ├── UnknownPromptError       no prompt with that name and version
+    │   ├── UnauthorizedError        no valid API key was given
+    │   └── RateLimitedError         this API key sent too many requests; try later
     ├── PromptFileError              a prompt file is invalid (raised at load, never per request)
     ├── UpstreamError                the LLM gave no usable answer
     │   ├── UpstreamUnavailableError timeouts, connection errors, 408/409/429/5xx after retries
-    │   │   └── UpstreamQuotaError   the account's quota is exhausted; retrying cannot help
+    │   │   ├── UpstreamQuotaError   the account's quota is exhausted; retrying cannot help
+    │   │   ├── CapacityError        too many calls already in flight to the LLM; try later
+    │   │   └── CircuitOpenError     the LLM kept failing; calls are paused for a cool-down
     │   ├── UpstreamRejectedError    the LLM refused our call itself (400/401/403/404/422)
     │   ├── InvalidOutputError       the answer still failed validation after every reask
     │   └── RefusalError             the model declined to answer
@@ -51,6 +55,18 @@ class UnknownPromptError(RequestError):
         self.available = list(available)
 
 
+class UnauthorizedError(RequestError):
+    """No valid API key was given."""
+
+
+class RateLimitedError(RequestError):
+    """This API key sent too many requests; try again after retry_after seconds."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(f"rate limit exceeded; retry in {retry_after:.0f} s")
+        self.retry_after = retry_after
+
+
 class PromptFileError(NewsbriefError):
     """A prompt file is invalid: bad YAML, unknown fields, or unknown or missing variables."""
 
@@ -80,6 +96,14 @@ class UpstreamUnavailableError(UpstreamError):
 
 class UpstreamQuotaError(UpstreamUnavailableError):
     """The LLM account's quota is exhausted; retrying cannot help until someone acts."""
+
+
+class CapacityError(UpstreamUnavailableError):
+    """Too many calls are already in flight to the LLM; waiting longer was not allowed."""
+
+
+class CircuitOpenError(UpstreamUnavailableError):
+    """The LLM kept failing, so calls are paused until the cool-down ends."""
 
 
 class UpstreamRejectedError(UpstreamError):

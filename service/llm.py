@@ -23,7 +23,10 @@ if TYPE_CHECKING:
     from openai.types.chat import ChatCompletionMessageParam
     from openai.types.chat.completion_create_params import ResponseFormat
 
+from service.breaker import CircuitBreaker
 from service.errors import (
+    CapacityError,
+    CircuitOpenError,
     InvalidOutputError,
     UpstreamError,
     UpstreamQuotaError,
@@ -154,8 +157,14 @@ class LLMClient:
         settings: Settings,
         output_schema: dict[str, Any] = LLM_OUTPUT_SCHEMA,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         self._client = client
+        self.breaker = breaker or CircuitBreaker(
+            settings.breaker_failures, settings.breaker_cooldown_s
+        )
+        # Calls in flight to the upstream, process-wide: the rest wait, but not for long.
+        self._slots = asyncio.Semaphore(settings.llm_max_concurrency)
         self.model = settings.llm_model
         self._settings = settings
         self.schema = output_schema
@@ -219,16 +228,50 @@ class LLMClient:
             reraise=True,
             sleep=self._sleep,
         )
+        self.breaker.before_call()
         try:
             async for attempt in retrying:
                 with attempt:
-                    return await self._once(messages, temperature, max_tokens, deadline, stats)
-        except UpstreamError as exc:
+                    reply = await self._once(messages, temperature, max_tokens, deadline, stats)
+        except (CapacityError, CircuitOpenError):
+            self.breaker.abandon()  # our own back-pressure says nothing about the upstream
+            raise
+        except UpstreamUnavailableError as exc:
+            self.breaker.record_failure()
             exc.attempts = stats.calls
             raise
-        raise AssertionError("unreachable: tenacity re-raises the last error")  # pragma: no cover
+        except UpstreamError as exc:
+            self.breaker.record_success()  # it answered, if not as hoped: it is up
+            exc.attempts = stats.calls
+            raise
+        except BaseException:
+            self.breaker.abandon()  # cancelled (deadline, client gone): no verdict either way
+            raise
+        self.breaker.record_success()
+        return reply
 
     async def _once(
+        self,
+        messages: list[dict[str, str]],
+        temperature: float,
+        max_tokens: int,
+        deadline: float,
+        stats: CallStats,
+    ) -> Reply:
+        try:
+            async with asyncio.timeout(self._settings.llm_queue_timeout_s):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise CapacityError(
+                f"{self._settings.llm_max_concurrency} LLM calls already in flight",
+                retry_after=1.0,
+            ) from None
+        try:
+            return await self._call(messages, temperature, max_tokens, deadline, stats)
+        finally:
+            self._slots.release()
+
+    async def _call(
         self,
         messages: list[dict[str, str]],
         temperature: float,

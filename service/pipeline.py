@@ -16,11 +16,12 @@ from pydantic import ValidationError
 from service import extractive
 from service.errors import (
     ArticleTooLongError,
+    CircuitOpenError,
     DeadlineExceededError,
     InvalidOutputError,
     RefusalError,
 )
-from service.grounding import locate, sha256_text, unsupported_numbers
+from service.grounding import locate, sha256_text, strip_foreign_links, unsupported_numbers
 from service.llm import CallStats, LLMClient, Reply
 from service.prompts import Prompt, PromptRegistry
 from service.schemas import (
@@ -29,6 +30,7 @@ from service.schemas import (
     Evidence,
     LLMClaim,
     LLMOutput,
+    LLMSummary,
     PromptRef,
     ResponseWarning,
     Summary,
@@ -56,6 +58,15 @@ async def summarize_article(
             return await _llm_brief(request, prompt, llm, settings)
     except TimeoutError:
         raise DeadlineExceededError(settings.request_deadline_s) from None
+    except CircuitOpenError as exc:
+        if settings.breaker_fallback != "extractive":
+            raise
+        degraded = ResponseWarning(
+            code="llm_unavailable_degraded",
+            detail=f"the LLM is failing ({exc}); the extractive engine answered instead",
+        )
+        output = extractive.brief(request.article, request.options)
+        return _respond(request, output, None, None, notice=degraded)
 
 
 async def _llm_brief(
@@ -124,12 +135,38 @@ def parse_reply(reply: Reply, attempts: int) -> tuple[LLMOutput | None, list[str
     if fenced := _FENCE.match(content):  # some json_object servers still wrap JSON in a fence
         content = fenced.group(1)
     try:
-        return LLMOutput.model_validate_json(content), []
+        output = LLMOutput.model_validate_json(content)
     except ValidationError as exc:
         return None, [
             f"{'.'.join(str(p) for p in err['loc']) or 'answer'}: {err['msg']}"
             for err in exc.errors(include_url=False)
         ]
+    oversized = _oversized(output)
+    return (None, oversized) if oversized else (output, [])
+
+
+# Generous bounds: a brief never needs more, and a model flooding a field is obeying something.
+_MAX_CHARS = {"headline": 300, "lede": 1500, "bullet": 600, "claim field": 600, "evidence": 3000}
+
+
+def _oversized(output: LLMOutput) -> list[str]:
+    s = output.summary
+    fields = [("summary.headline", s.headline, "headline"), ("summary.lede", s.lede, "lede")]
+    fields += [(f"summary.bullets.{i}", b, "bullet") for i, b in enumerate(s.bullets)]
+    for i, c in enumerate(output.claims):
+        fields += [(f"claims.{i}.evidence", c.evidence, "evidence")]
+        fields += [
+            (f"claims.{i}.{name}", value or "", "claim field")
+            for name, value in (("holder", c.holder), ("target", c.target), ("claim", c.claim))
+        ]
+    problems = [
+        f"{where}: {len(value)} characters; at most {_MAX_CHARS[kind]}"
+        for where, value, kind in fields
+        if len(value) > _MAX_CHARS[kind]
+    ]
+    if len(s.bullets) > 20 or len(output.claims) > 100:
+        problems.append("too many bullets or claims for one article")
+    return problems
 
 
 def ground_claims(
@@ -177,10 +214,13 @@ def _respond(
     prompt: Prompt | None,
     model: str | None,
     usage: Usage | None = None,
+    notice: ResponseWarning | None = None,
 ) -> SummaryResponse:
     article = request.article.text
     options = request.options
-    claims, warnings = ground_claims(output.claims, article, options.max_claims)
+    output, warnings = _without_foreign_links(output, article)
+    claims, dropped = ground_claims(output.claims, article, options.max_claims)
+    warnings += dropped
     bullets = output.summary.bullets
     if len(bullets) > options.max_bullets:
         warnings.append(
@@ -198,7 +238,7 @@ def _respond(
         for n in unsupported_numbers(stated, source)
     ]
     if prompt is None:
-        warnings.insert(0, extractive.NO_LLM_WARNING)
+        warnings.insert(0, notice or extractive.NO_LLM_WARNING)
     return SummaryResponse(
         id=uuid.uuid4().hex,
         engine="extractive" if prompt is None else "llm",
@@ -212,3 +252,36 @@ def _respond(
         warnings=warnings,
         usage=usage or Usage(),
     )
+
+
+def _without_foreign_links(
+    output: LLMOutput, article: str
+) -> tuple[LLMOutput, list[ResponseWarning]]:
+    """The model's free text with links and images the article lacks taken out, and why."""
+    removed: list[str] = []
+
+    def clean(text: str) -> str:
+        kept, gone = strip_foreign_links(text, article)
+        removed.extend(gone)
+        return kept
+
+    s = output.summary
+    summary = LLMSummary(
+        headline=clean(s.headline), lede=clean(s.lede), bullets=[clean(b) for b in s.bullets]
+    )
+    claims = [
+        c.model_copy(
+            update={
+                "holder": clean(c.holder),
+                "holder_role": clean(c.holder_role) if c.holder_role else None,
+                "target": clean(c.target),
+                "claim": clean(c.claim),
+            }
+        )
+        for c in output.claims
+    ]
+    warnings = [
+        ResponseWarning(code="link_removed", detail=f"not in the article: {link[:200]!r}")
+        for link in removed
+    ]
+    return LLMOutput(summary=summary, claims=claims), warnings

@@ -154,6 +154,8 @@ class Claim(BaseModel):
 
 WarningCode = Literal[
     "no_llm",
+    "llm_unavailable_degraded",
+    "link_removed",
     "claim_dropped_ungrounded",
     "claim_dropped_limit",
     "bullets_truncated",

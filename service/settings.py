@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # A wheel carries the prompts inside the package; a source checkout keeps them beside it.
@@ -40,8 +40,18 @@ class Settings(BaseSettings):
     llm_backoff_max_s: float = Field(default=8.0, ge=0)
     llm_max_reasks: int = Field(default=2, ge=0, le=5)
 
+    llm_max_concurrency: int = Field(default=64, ge=1)
+    llm_queue_timeout_s: float = Field(default=5.0, ge=0)
+    breaker_failures: int = Field(default=5, ge=1)
+    breaker_cooldown_s: float = Field(default=30.0, gt=0)
+    breaker_fallback: Literal["error", "extractive"] = "error"
+
     request_deadline_s: float = Field(default=90.0, gt=0)
     max_article_chars: int = Field(default=100_000, ge=1)
+    max_body_bytes: int = Field(default=2_000_000, ge=1024)
+
+    api_keys: Annotated[tuple[SecretStr, ...], NoDecode] = ()
+    rate_limit_per_minute: int = Field(default=0, ge=0)
 
     prompts_dir: Path = DEFAULT_PROMPTS_DIR
     prompt_name: str = "summarize"
@@ -51,6 +61,14 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535)
     shutdown_grace_s: float = Field(default=20.0, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = "json"
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(k.strip() for k in value.split(",") if k.strip())
+        return value
 
     @field_validator("llm_api_key")
     @classmethod

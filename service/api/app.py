@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from service import __version__
 from service.api import problems
 from service.api.deps import Services
+from service.api.middleware import BodyLimit, RequestId
 from service.api.routes import health, prompts, summaries
+from service.api.security import Guard
 from service.llm import llm_from_settings
 from service.prompts import PromptRegistry
 from service.settings import Settings, get_settings
@@ -36,7 +38,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     problems.install(app)
+    # Added last = outermost: every response, 413s included, carries the request id.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestId)
+    guarded = [Depends(Guard(settings))]
     app.include_router(health.router)
-    app.include_router(prompts.router)
-    app.include_router(summaries.router)
+    app.include_router(prompts.router, dependencies=guarded)
+    app.include_router(summaries.router, dependencies=guarded)
     return app

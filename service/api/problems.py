@@ -21,8 +21,12 @@ MEDIA_TYPE = "application/problem+json"
 PROBLEMS: dict[type[errors.NewsbriefError], tuple[int, str, str]] = {
     errors.ArticleTooLongError: (413, "article-too-long", "Article text is too long"),
     errors.UnknownPromptError: (404, "unknown-prompt", "Unknown prompt version"),
+    errors.UnauthorizedError: (401, "unauthorized", "API key missing or invalid"),
+    errors.RateLimitedError: (429, "rate-limited", "Too many requests"),
     errors.RequestError: (400, "bad-request", "Bad request"),
     errors.UpstreamQuotaError: (503, "llm-quota-exhausted", "LLM quota exhausted"),
+    errors.CapacityError: (503, "llm-capacity", "Too many LLM calls in flight"),
+    errors.CircuitOpenError: (503, "llm-circuit-open", "LLM calls paused after failures"),
     errors.UpstreamUnavailableError: (503, "llm-unavailable", "LLM unavailable"),
     errors.UpstreamRejectedError: (502, "llm-rejected-request", "LLM rejected the request"),
     errors.InvalidOutputError: (502, "llm-invalid-output", "LLM output invalid"),
@@ -52,11 +56,13 @@ def problem_for(exc: errors.NewsbriefError) -> JSONResponse:
     status, slug, title = next(PROBLEMS[c] for c in type(exc).__mro__ if c in PROBLEMS)
     headers: dict[str, str] = {}
     extra: dict[str, Any] = {}
-    if isinstance(exc, errors.UpstreamUnavailableError) and not isinstance(
-        exc, errors.UpstreamQuotaError
+    if isinstance(exc, errors.UpstreamUnavailableError | errors.RateLimitedError) and not (
+        isinstance(exc, errors.UpstreamQuotaError)
     ):
         wait = exc.retry_after if exc.retry_after is not None else DEFAULT_RETRY_AFTER_S
         headers["Retry-After"] = str(max(1, math.ceil(wait)))
+    if isinstance(exc, errors.UnauthorizedError):
+        headers["WWW-Authenticate"] = 'Bearer realm="newsbrief"'
     if isinstance(exc, errors.UpstreamError):
         extra["attempts"] = exc.attempts
     if isinstance(exc, errors.InvalidOutputError):

@@ -2,30 +2,76 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+from contextlib import suppress
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request, Response
 
 from service.api.deps import ServicesDep
 from service.pipeline import summarize_article
 from service.schemas import SummaryRequest, SummaryResponse
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["summaries"])
 
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "API keys are configured and none valid was sent", **_PROBLEM},
     404: {"description": "Unknown prompt version", **_PROBLEM},
-    413: {"description": "Article text over the configured maximum", **_PROBLEM},
+    413: {"description": "Body or article text over the configured maximum", **_PROBLEM},
     422: {"description": "Invalid body, or empty article text", **_PROBLEM},
+    429: {"description": "Rate limit for this API key; see Retry-After", **_PROBLEM},
     502: {"description": "The LLM's answer was unusable (invalid, refused, rejected)", **_PROBLEM},
-    503: {"description": "The LLM is unreachable or rate-limited; see Retry-After", **_PROBLEM},
+    503: {
+        "description": "The LLM is unreachable, rate-limited or saturated; see Retry-After",
+        **_PROBLEM,
+    },
     504: {"description": "The request deadline ran out", **_PROBLEM},
 }
+CLIENT_CLOSED = 499  # nginx's code: the client went away; nobody reads this response
 
 
-@router.post("/summaries", responses=ERRORS)
-async def create_summary(body: SummaryRequest, services: ServicesDep) -> SummaryResponse:
+async def _client_gone(request: Request) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+@router.post("/summaries", responses=ERRORS, response_model=SummaryResponse)
+async def create_summary(
+    body: SummaryRequest, services: ServicesDep, request: Request
+) -> SummaryResponse | Response:
     """Summarise an article; every claim's evidence is verified verbatim against article.text."""
-    return await summarize_article(
-        body, prompts=services.prompts, llm=services.llm, settings=services.settings
+    started = time.perf_counter()
+    work = asyncio.ensure_future(
+        summarize_article(
+            body, prompts=services.prompts, llm=services.llm, settings=services.settings
+        )
     )
+    gone = asyncio.ensure_future(_client_gone(request))
+    try:
+        await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        gone.cancel()
+    if not work.done():  # the client disconnected: stop paying for an answer nobody will read
+        work.cancel()
+        with suppress(asyncio.CancelledError):
+            await work
+        log.info("client disconnected; summary cancelled")
+        return Response(status_code=CLIENT_CLOSED)
+    result = work.result()  # re-raises the pipeline's error for the problem handlers
+    log.info(
+        "summary",
+        extra={
+            "engine": result.engine,
+            "claims": len(result.claims),
+            "warnings": [w.code for w in result.warnings],
+            "llm_calls": result.usage.llm_calls,
+            "reasks": result.usage.reasks,
+            "retries": result.usage.retries,
+            "ms": round((time.perf_counter() - started) * 1000, 1),
+        },
+    )
+    return result
