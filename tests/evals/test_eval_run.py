@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any
 import pytest
 
 from service.cli import main
-from tests.e2e.test_service_with_fake_llm import free_port, start
+from tests.support import fake_llm as fake_llm_server
 
 EVALS = Path(__file__).resolve().parents[2] / "evals"
 
@@ -126,21 +125,16 @@ def test_unknown_case_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFix
 
 @pytest.fixture
 def fake_llm(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSBRIEF_", "OPENAI_"))}
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    proc = start(["fake-llm", "--port", str(port)], env, f"{url}/_fake/stats")
-    monkeypatch.setenv("NEWSBRIEF_LLM_BASE_URL", f"{url}/v1")
-    monkeypatch.setenv("NEWSBRIEF_LLM_MODEL", "fake-model")
-    from service.settings import get_settings
+    with fake_llm_server() as url:
+        monkeypatch.setenv("NEWSBRIEF_LLM_BASE_URL", f"{url}/v1")
+        monkeypatch.setenv("NEWSBRIEF_LLM_MODEL", "fake-model")
+        from service.settings import get_settings
 
-    get_settings.cache_clear()
-    try:
-        yield url
-    finally:
         get_settings.cache_clear()
-        proc.terminate()
-        proc.wait(timeout=10)
+        try:
+            yield url
+        finally:
+            get_settings.cache_clear()
 
 
 @pytest.mark.e2e

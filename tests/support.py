@@ -1,0 +1,91 @@
+"""Running the service and the fake LLM as real processes on loopback, for whole-system tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import IO
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The machine's environment without any LLM or newsbrief settings, plus `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSBRIEF_", "OPENAI_"))}
+    return env | extra
+
+
+def start(
+    args: list[str], env: dict[str, str], ready_url: str, log: IO[bytes] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start `python -m service ARGS` and wait until ready_url answers 200.
+
+    Its output goes to a file, never to a pipe nobody reads: a full pipe would block the process.
+    """
+    log = log or tempfile.TemporaryFile()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "service", *args], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            log.seek(0)
+            raise RuntimeError(log.read().decode(errors="replace"))
+        try:
+            if httpx.get(ready_url, timeout=0.5).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            time.sleep(0.1)
+    proc.kill()
+    raise TimeoutError(f"{args[0]} did not get ready")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@contextmanager
+def fake_llm(latency_s: float = 0.0) -> Iterator[str]:
+    """A fake LLM server; yields its base URL (without /v1)."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    proc = start(
+        ["fake-llm", "--port", str(port), "--latency", str(latency_s)],
+        clean_env(),
+        f"{url}/_fake/stats",
+    )
+    try:
+        yield url
+    finally:
+        stop(proc)
+
+
+@contextmanager
+def service(log: IO[bytes] | None = None, **settings: str) -> Iterator[str]:
+    """`newsbrief serve` with NEWSBRIEF_<KEY>=value settings; yields its base URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = clean_env(**{f"NEWSBRIEF_{k.upper()}": v for k, v in settings.items()})
+    proc = start(["serve", "--port", str(port)], env, f"{url}/healthz", log)
+    try:
+        yield url
+    finally:
+        stop(proc)
