@@ -35,7 +35,7 @@ def start(
 
     Its output goes to a file, never to a pipe nobody reads: a full pipe would block the process.
     """
-    log = log or tempfile.TemporaryFile()
+    log = log or tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process
     proc = subprocess.Popen(
         [sys.executable, "-m", "service", *args], env=env, stdout=log, stderr=subprocess.STDOUT
     )

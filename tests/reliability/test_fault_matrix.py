@@ -8,6 +8,7 @@ is printed and written to build/reliability/fault-matrix.md (docs/RELIABILITY.md
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import time
 from collections import Counter
@@ -125,7 +126,7 @@ async def matrix(stack: dict[str, str]) -> dict[str, dict[str, Any]]:
                             f"{stack['fake']}/_fake/arrivals", params={"marker": marker}
                         )
                     ).json()
-                    gaps += [b - a for a, b in zip(seen, seen[1:], strict=False)]
+                    gaps += [b - a for a, b in itertools.pairwise(seen)]
             results[kind] = {"runs": runs, "gaps": gaps}
         refused = [await one_run(client, stack["refused"], f"<refused-{i}>") for i in range(RUNS)]
         results["connection refused"] = {"runs": refused, "gaps": []}
