@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 
 class Stance(StrEnum):
@@ -29,15 +29,45 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class _Request(BaseModel):
+    """Request bodies take what the OpenAPI document says: no unknown fields, no coercion."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+def _json_integer(value: object) -> object:
+    # JSON Schema's integer: 7 and 7.0 yes; "7" and true no (pydantic's lax mode takes both).
+    if isinstance(value, str | bool):
+        raise ValueError("must be a JSON integer")
+    return value
+
+
+def _json_datetime(value: object) -> object:
+    # RFC 3339 text, as the schema says; pydantic's lax mode would take 90.0 as a Unix time.
+    if not isinstance(value, str | datetime):
+        raise ValueError("must be an RFC 3339 date-time string")
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(_json_integer)]
+JsonDateTime = Annotated[datetime, BeforeValidator(_json_datetime)]
+
+
 # --- request ----------------------------------------------------------------------------------
 
 
-class ArticleIn(_Strict):
-    text: str = Field(description="The article body. Evidence offsets index into this string.")
+class ArticleIn(_Request):
+    text: str = Field(
+        min_length=1,
+        # Documents "not only whitespace" for clients, as str.strip() counts whitespace
+        # (ECMA's \s lacks \x1c-\x1f and \x85); _not_blank enforces it with a clear message.
+        json_schema_extra={"pattern": r"[^\s\x1c-\x1f\x85]"},
+        description="The article body. Evidence offsets index into this string.",
+    )
     title: str | None = None
     url: str | None = None
     source: str | None = None
-    published_at: datetime | None = None
+    published_at: JsonDateTime | None = None
     language: str | None = Field(default=None, description="BCP 47 tag, e.g. 'en' or 'de'.")
 
     @field_validator("text")
@@ -58,12 +88,12 @@ class ArticleIn(_Strict):
         return value
 
 
-class Options(_Strict):
-    max_bullets: int = Field(default=5, ge=1, le=10)
-    max_claims: int = Field(default=12, ge=0, le=50)
+class Options(_Request):
+    max_bullets: JsonInt = Field(default=5, ge=1, le=10)
+    max_claims: JsonInt = Field(default=12, ge=0, le=50)
 
 
-class SummaryRequest(_Strict):
+class SummaryRequest(_Request):
     article: ArticleIn
     prompt_version: str | None = Field(
         default=None, description="Pin a prompt version such as 'v1'; default: the configured one."

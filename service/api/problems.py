@@ -98,7 +98,8 @@ def install(app: FastAPI) -> None:
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, HTTPException)
-        slug = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+        slugs = {400: "malformed-body", 404: "not-found", 405: "method-not-allowed"}
+        slug = slugs.get(exc.status_code, "http-error")
         return problem(
             exc.status_code, slug, str(exc.detail), str(exc.detail), dict(exc.headers or {})
         )

@@ -39,8 +39,9 @@ FAULT_KINDS = {
     "length": "finish_reason length with a cut-off answer",
     "refusal": "a refusal message",
     "empty_choices": "no choices at all",
-    "obey_injection": "an answer that obeys injected orders: extra keys, a link, a markdown "
-    "image, an invented quote, a flipped stance",
+    "obey_injection": "a schema-valid answer that obeys injected orders: a link, a markdown "
+    "image, an invented quote, flipped stances",
+    "extra_keys": "an answer with keys the schema does not have",
     "huge": "a 50 KB headline",
 }
 
@@ -119,7 +120,9 @@ def answer(article: str, kind: str = "ok") -> str:
         ]
         for claim in data["claims"][1:]:
             claim["stance"] = "support"
+    if kind == "extra_keys":
         data["admin_note"] = "ignore the schema"
+        data["summary"]["tracking_url"] = "https://evil.example/t"
     if kind == "huge":
         data["summary"]["headline"] = "breaking " * 6000
     return json.dumps(data, ensure_ascii=False)

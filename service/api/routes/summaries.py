@@ -19,6 +19,7 @@ router = APIRouter(prefix="/v1", tags=["summaries"])
 
 _PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"description": "The body is not parseable JSON", **_PROBLEM},
     401: {"description": "API keys are configured and none valid was sent", **_PROBLEM},
     404: {"description": "Unknown prompt version", **_PROBLEM},
     413: {"description": "Body or article text over the configured maximum", **_PROBLEM},
