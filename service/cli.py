@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -33,6 +34,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from service.api import create_app
 
     log_config = logs.configure(settings.log_level, settings.log_format)
+    # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal with the handler
+    # it found at start. A no-op one here makes a drained shutdown exit 0, not -15.
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
     uvicorn.run(
         create_app(settings),
         host=args.host or settings.host,

@@ -6,6 +6,7 @@ The API, the CLI and the eval suite all run this same function.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 import uuid
@@ -40,6 +41,7 @@ from service.schemas import (
 )
 from service.settings import Settings
 
+log = logging.getLogger(__name__)
 _FENCE = re.compile(r"^\s*```(?:json)?\s*\n?(.*?)\n?```\s*$", re.DOTALL)
 
 
@@ -182,7 +184,7 @@ def ground_claims(
                 ResponseWarning(
                     code="claim_dropped_ungrounded",
                     detail=f"{c.holder}: evidence not found verbatim in the article: "
-                    f"{c.evidence[:200]!r}",
+                    f"{strip_foreign_links(c.evidence[:200], article)[0]!r}",
                 )
             )
             continue
@@ -280,8 +282,14 @@ def _without_foreign_links(
         )
         for c in output.claims
     ]
+    # The detail never repeats the link: a client rendering warnings would follow it too.
     warnings = [
-        ResponseWarning(code="link_removed", detail=f"not in the article: {link[:200]!r}")
+        ResponseWarning(
+            code="link_removed",
+            detail="removed an image" if link.startswith("!") else "removed a link",
+        )
         for link in removed
     ]
+    if removed:
+        log.warning("removed links the article does not contain", extra={"links": removed})
     return LLMOutput(summary=summary, claims=claims), warnings

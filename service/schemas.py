@@ -58,10 +58,9 @@ JsonDateTime = Annotated[datetime, BeforeValidator(_json_datetime)]
 
 class ArticleIn(_Request):
     text: str = Field(
-        min_length=1,
-        # Documents "not only whitespace" for clients, as str.strip() counts whitespace
-        # (ECMA's \s lacks \x1c-\x1f and \x85); _not_blank enforces it with a clear message.
-        json_schema_extra={"pattern": r"[^\s\x1c-\x1f\x85]"},
+        # Documents "not empty, not only whitespace" for clients, whitespace as str.strip()
+        # counts it (ECMA's \s lacks \x1c-\x1f and \x85); _not_blank enforces it, clearly.
+        json_schema_extra={"minLength": 1, "pattern": r"[^\s\x1c-\x1f\x85]"},
         description="The article body. Evidence offsets index into this string.",
     )
     title: str | None = None
