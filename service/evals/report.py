@@ -137,7 +137,8 @@ def html_report(
         f"<!doctype html><meta charset=utf-8><title>newsbrief eval</title><style>{_CSS}</style>",
         f"<h1>newsbrief eval</h1><p>{meta['cases']} cases, {meta['mode']} mode, "
         f"generated {html.escape(meta['generated_at'])}</p>",
-        f"<table>{metrics_head}{metrics_rows}</table><h2>Gate</h2><ul>{gate}</ul><h2>Cases</h2>",
+        f'<div style="overflow-x:auto"><table>{metrics_head}{metrics_rows}</table></div>'
+        f"<h2>Gate</h2><ul>{gate}</ul><h2>Cases</h2>",
     ]
     for case in cases:
         gold = case.gold
