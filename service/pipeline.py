@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from pydantic import ValidationError
 
 from service import extractive
+from service.cache import ResultCache, cache_key
 from service.errors import (
     ArticleTooLongError,
     CircuitOpenError,
@@ -46,7 +47,12 @@ _FENCE = re.compile(r"^\s*```(?:json)?\s*\n?(.*?)\n?```\s*$", re.DOTALL)
 
 
 async def summarize_article(
-    request: SummaryRequest, *, prompts: PromptRegistry, llm: LLMClient | None, settings: Settings
+    request: SummaryRequest,
+    *,
+    prompts: PromptRegistry,
+    llm: LLMClient | None,
+    settings: Settings,
+    cache: ResultCache[SummaryResponse] | None = None,
 ) -> SummaryResponse:
     """The brief for one article; the LLM when one is configured, else the extractive engine."""
     text = request.article.text
@@ -55,11 +61,29 @@ async def summarize_article(
     prompt = prompts.get(request.prompt_version)  # an unknown version is an error either way
     if llm is None:
         return _respond(request, extractive.brief(request.article, request.options), None, None)
+
+    async def answer() -> SummaryResponse:
+        try:
+            async with asyncio.timeout(settings.request_deadline_s):
+                return await _llm_brief(request, prompt, llm, settings)
+        except TimeoutError:
+            raise DeadlineExceededError(settings.request_deadline_s) from None
+
     try:
-        async with asyncio.timeout(settings.request_deadline_s):
-            return await _llm_brief(request, prompt, llm, settings)
-    except TimeoutError:
-        raise DeadlineExceededError(settings.request_deadline_s) from None
+        if cache is None:
+            return await answer()
+        key = cache_key(
+            sha256_text(request.article.model_dump_json()),
+            prompt.sha256,
+            llm.model,
+            request.options.model_dump_json(),
+        )
+        response, hit = await cache.get_or_compute(key, answer, keep=lambda r: r.engine == "llm")
+        if not hit:
+            return response
+        return response.model_copy(
+            update={"id": uuid.uuid4().hex, "cached": True, "usage": Usage()}
+        )
     except CircuitOpenError as exc:
         if settings.breaker_fallback != "extractive":
             raise

@@ -216,6 +216,11 @@ class SummaryResponse(BaseModel):
     claims: list[Claim]
     warnings: list[ResponseWarning]
     usage: Usage
+    cached: bool = Field(
+        default=False,
+        description="True when this answer was reused from an identical earlier request "
+        "(same article, prompt version, model and options); usage is then all zeros.",
+    )
 
 
 class PromptInfo(BaseModel):

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     breaker_cooldown_s: float = Field(default=30.0, gt=0)
     breaker_fallback: Literal["error", "extractive"] = "error"
 
+    cache_size: int = Field(default=1024, ge=0)  # 0 turns the result cache off
+    cache_ttl_s: float = Field(default=3600.0, gt=0)
+
     request_deadline_s: float = Field(default=90.0, gt=0)
     max_article_chars: int = Field(default=100_000, ge=1)
     max_body_bytes: int = Field(default=2_000_000, ge=1024)

@@ -13,8 +13,10 @@ from service.api.deps import Services
 from service.api.middleware import BodyLimit, RequestId
 from service.api.routes import health, prompts, summaries
 from service.api.security import Guard
+from service.cache import ResultCache
 from service.llm import llm_from_settings
 from service.prompts import PromptRegistry
+from service.schemas import SummaryResponse
 from service.settings import Settings, get_settings
 
 
@@ -28,7 +30,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with llm_from_settings(settings) as llm:
-            app.state.services = Services(settings, registry, llm)
+            cache: ResultCache[SummaryResponse] | None = (
+                ResultCache(settings.cache_size, settings.cache_ttl_s)
+                if settings.cache_size
+                else None
+            )
+            app.state.services = Services(settings, registry, llm, cache)
             yield
 
     app = FastAPI(

@@ -7,8 +7,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from service.cache import ResultCache
 from service.llm import LLMClient
 from service.prompts import PromptRegistry
+from service.schemas import SummaryResponse
 from service.settings import Settings
 
 
@@ -17,6 +19,7 @@ class Services:
     settings: Settings
     prompts: PromptRegistry
     llm: LLMClient | None
+    cache: ResultCache[SummaryResponse] | None = None
 
 
 def get_services(request: Request) -> Services:

@@ -274,3 +274,29 @@ def test_a_pinned_prompt_version_is_used(
     llm_mock.post("/chat/completions").respond(200, json=completion(brief_json([])))
     body = post(client, article, prompt_version="v1").json()
     assert body["prompt"]["version"] == "v1"
+
+
+def test_an_identical_request_is_answered_from_the_cache(
+    client: TestClient, llm_mock: respx.MockRouter, completion: Completion, article: str
+) -> None:
+    route = llm_mock.post("/chat/completions").respond(
+        200, json=completion(brief_json([claim(GOOD_EVIDENCE)]))
+    )
+    first = post(client, article).json()
+    again = post(client, article).json()
+    assert route.call_count == 1
+    assert (first["cached"], again["cached"]) == (False, True)
+    assert again["usage"]["llm_calls"] == 0 and again["id"] != first["id"]
+    assert again["claims"] == first["claims"] and again["summary"] == first["summary"]
+    other_options = post(client, article, options={"max_bullets": 2}).json()
+    assert other_options["cached"] is False and route.call_count == 2
+    assert client.get("/readyz").json()["cache"] == {"entries": 2, "hits": 1, "misses": 2}
+
+
+def test_the_cache_can_be_turned_off(
+    settings: Settings, llm_mock: respx.MockRouter, completion: Completion, article: str
+) -> None:
+    route = llm_mock.post("/chat/completions").respond(200, json=completion(brief_json([])))
+    with TestClient(create_app(settings.model_copy(update={"cache_size": 0}))) as client:
+        assert [post(client, article).json()["cached"] for _ in range(2)] == [False, False]
+    assert route.call_count == 2

@@ -60,5 +60,6 @@ def test_fabricated_evidence_from_the_llm_never_reaches_the_client(stack: dict[s
 def test_transient_upstream_faults_are_retried(stack: dict[str, str]) -> None:
     faults = [{"kind": "status", "status": 503}, {"kind": "status", "status": 429}]
     httpx.post(f"{stack['fake']}/_fake/faults", json=faults)
-    body = summarize(stack, (ARTICLES / "ferry-levy.txt").read_text(encoding="utf-8"))
+    text = (ARTICLES / "ferry-levy.txt").read_text(encoding="utf-8") + "\nRetry test.\n"
+    body = summarize(stack, text)  # an article of its own: no cached answer to reuse
     assert body["usage"]["retries"] == 2 and body["usage"]["llm_calls"] == 3

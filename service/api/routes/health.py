@@ -27,6 +27,13 @@ async def readyz(services: ServicesDep) -> Any:
         "model": services.llm.model if services.llm else None,
         "prompts": [p.ref for p in services.prompts],
         "default_prompt": services.prompts.default_ref,
+        "cache": {
+            "entries": len(services.cache),
+            "hits": services.cache.hits,
+            "misses": services.cache.misses,
+        }
+        if services.cache
+        else None,
     }
     if not body["prompts"]:
         return JSONResponse({**body, "status": "not ready"}, status_code=503)

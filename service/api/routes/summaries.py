@@ -48,7 +48,11 @@ async def create_summary(
     started = time.perf_counter()
     work = asyncio.ensure_future(
         summarize_article(
-            body, prompts=services.prompts, llm=services.llm, settings=services.settings
+            body,
+            prompts=services.prompts,
+            llm=services.llm,
+            settings=services.settings,
+            cache=services.cache,
         )
     )
     gone = asyncio.ensure_future(_client_gone(request))
@@ -67,6 +71,7 @@ async def create_summary(
         "summary",
         extra={
             "engine": result.engine,
+            "cached": result.cached,
             "claims": len(result.claims),
             "warnings": [w.code for w in result.warnings],
             "llm_calls": result.usage.llm_calls,
