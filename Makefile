@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck unit eval lock container-check clean
+.PHONY: run test lint typecheck unit eval lock bench bench-full wrk-installed container-check clean
 
 $(BIN)/.runtime: requirements/runtime.lock pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -24,8 +24,8 @@ run: $(BIN)/.runtime
 test: $(BIN)/.dev lint typecheck unit eval
 
 lint: $(BIN)/.dev
-	$(BIN)/ruff check service tests scripts
-	$(BIN)/ruff format --check service tests scripts
+	$(BIN)/ruff check service tests benchmarks
+	$(BIN)/ruff format --check service tests benchmarks
 
 typecheck: $(BIN)/.dev
 	$(BIN)/mypy service
@@ -42,9 +42,31 @@ lock: $(BIN)/.dev
 	$(BIN)/pip install --quiet uv
 	$(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes pyproject.toml -o requirements/runtime.lock
 	$(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes --extra dev pyproject.toml -o requirements/dev.lock
+	$(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes benchmarks/requirements-instructor.in -o requirements/bench-instructor.lock
+	$(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes benchmarks/requirements-plot.in -c requirements/dev.lock -o requirements/bench-plot.lock
+
+# Benchmarks (not tests): newsbrief against a bare client and instructor on the fake LLM.
+BENCH_ENV := .venv-instructor
+$(BENCH_ENV)/.ok: requirements/bench-instructor.lock
+	$(PY) -m venv $(BENCH_ENV)
+	$(BENCH_ENV)/bin/pip install --quiet --require-hashes -r requirements/bench-instructor.lock
+	touch $@
+
+$(BIN)/.bench: requirements/bench-plot.lock $(BIN)/.dev
+	$(BIN)/pip install --quiet --require-hashes -r requirements/bench-plot.lock
+	touch $@
+
+wrk-installed:
+	@command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk)
+
+bench: $(BIN)/.bench $(BENCH_ENV)/.ok wrk-installed
+	$(BIN)/python benchmarks/run.py --quick
+
+bench-full: $(BIN)/.bench $(BENCH_ENV)/.ok wrk-installed
+	$(BIN)/python benchmarks/run.py
 
 container-check:
 	scripts/container-check
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(BENCH_ENV) build .mypy_cache .pytest_cache .ruff_cache

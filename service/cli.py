@@ -184,7 +184,15 @@ def cmd_fake_llm(args: argparse.Namespace, settings: Settings) -> int:
 
     from service.devtools.fake_llm import create_fake_llm
 
-    uvicorn.run(create_fake_llm(latency_s=args.latency), host=args.host, port=args.port)
+    # A long keep-alive: clients reusing a connection the server just closed would see errors
+    # that belong to the test rig, not to the client under test.
+    uvicorn.run(
+        create_fake_llm(latency_s=args.latency),
+        host=args.host,
+        port=args.port,
+        timeout_keep_alive=75,
+        log_level="warning",
+    )
     return 0
 
 

@@ -122,17 +122,23 @@ def _speaker(match: re.Match[str] | None, last: str | None) -> tuple[str | None,
     return match.group("name"), match.group("role")
 
 
-def _full_name(name: str, role: str | None, text: str) -> tuple[str, str | None]:
+def _names(text: str) -> dict[str, set[str]]:
+    """Every name-like run in the text, with the roles it appears with; read once per article."""
+    names: dict[str, set[str]] = {}
+    for m in _NAME_ANYWHERE.finditer(text):
+        names.setdefault(m.group("name"), set()).update(
+            [m.group("role")] if m.group("role") else []
+        )
+    return names
+
+
+def _full_name(name: str, role: str | None, names: dict[str, set[str]]) -> tuple[str, str | None]:
     """The fuller form of a name the article uses ("Lopez" → "Maria Lopez"), and a role.
 
     When two people share the surname ("Senator Ana Marsh", "Councillor Tom Marsh"), the role
     given with the short name decides; if it cannot, the short name stays as the article wrote it.
     """
-    seen: dict[str, set[str]] = {}  # full name → roles it appears with
-    for m in _NAME_ANYWHERE.finditer(text):
-        found = m.group("name")
-        if found == name or found.endswith(" " + name):
-            seen.setdefault(found, set()).update([m.group("role")] if m.group("role") else [])
+    seen = {n: roles for n, roles in names.items() if n == name or n.endswith(" " + name)}
     fuller = [n for n in seen if n != name]
     if role and len(fuller) > 1:
         fuller = [n for n in fuller if role in seen[n]]
@@ -144,6 +150,7 @@ def _full_name(name: str, role: str | None, text: str) -> tuple[str, str | None]
 def quotes(text: str, sents: list[Sentence]) -> list[LLMClaim]:
     """Direct quotes whose speaker an attribution pattern names, as neutral claims."""
     claims: list[LLMClaim] = []
+    names = _names(text)
     last: str | None = None  # the latest speaker, for "he said" and unattributed follow-ups
     last_role: str | None = None
     last_para = -1
@@ -171,7 +178,7 @@ def quotes(text: str, sents: list[Sentence]) -> list[LLMClaim]:
             if holder == last:
                 role = role or last_role
             else:
-                holder, role = _full_name(holder, role, text)
+                holder, role = _full_name(holder, role, names)
             last, last_role, last_para = holder, role, s.paragraph
             words = q.group("body").strip(" ,.")
             if len(words.split()) < _MIN_QUOTE_WORDS:
@@ -188,7 +195,7 @@ def quotes(text: str, sents: list[Sentence]) -> list[LLMClaim]:
                 )
             )
         if (m := _NAME_THEN_VERB.search(outside)) and outside == local:
-            last, last_role = _full_name(m.group("name"), m.group("role"), text)
+            last, last_role = _full_name(m.group("name"), m.group("role"), names)
             last_para = s.paragraph
     return claims
 

@@ -22,7 +22,7 @@ class Services:
     cache: ResultCache[SummaryResponse] | None = None
 
 
-def get_services(request: Request) -> Services:
+async def get_services(request: Request) -> Services:  # async: sync ones run in a thread pool
     services: Services = request.app.state.services
     return services
 

@@ -62,7 +62,7 @@ class Guard:
             TokenBuckets(settings.rate_limit_per_minute) if settings.rate_limit_per_minute else None
         )
 
-    def __call__(self, request: Request) -> None:
+    async def __call__(self, request: Request) -> None:  # async: no thread-pool hop per request
         who = request.client.host if request.client else "unknown"
         if self.keys:
             given = presented_key(request)

@@ -18,6 +18,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -76,8 +77,14 @@ def article_from(messages: list[dict[str, Any]]) -> str:
 
 
 def completion(
-    content: str | None, finish: str = "stop", refusal: str | None = None
+    content: str | None,
+    finish: str = "stop",
+    refusal: str | None = None,
+    prompt_chars: int = 400,
 ) -> dict[str, Any]:
+    # Token counts grow with the text, about four characters a token, as real models report.
+    prompt_tokens = max(1, prompt_chars // 4)
+    completion_tokens = max(1, len(content or "") // 4)
     return {
         "id": "chatcmpl-" + uuid.uuid4().hex[:12],
         "object": "chat.completion",
@@ -91,10 +98,17 @@ def completion(
                 "logprobs": None,
             }
         ],
-        "usage": {"prompt_tokens": 100, "completion_tokens": 50, "total_tokens": 150},
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
     }
 
 
+@lru_cache(
+    maxsize=256
+)  # benchmarks send one article many times: the fake must not be the bottleneck
 def answer(article: str, kind: str = "ok") -> str:
     out = brief(ArticleIn(text=article or "(no article)"), Options())
     data: dict[str, Any] = out.model_dump(mode="json")
@@ -179,7 +193,8 @@ def create_fake_llm(latency_s: float = 0.0) -> FastAPI:
             if not await _wait_unless_gone(request, wait):
                 state.abandoned += 1
                 return Response(status_code=499)
-            return _serve(fault, article)
+            prompt_chars = sum(len(str(m.get("content", ""))) for m in body.get("messages", []))
+            return _serve(fault, article, prompt_chars)
         finally:
             state.in_flight -= 1
 
@@ -203,7 +218,7 @@ async def _disconnected(request: Request) -> None:
         pass
 
 
-def _serve(fault: dict[str, Any], article: str) -> Response:
+def _serve(fault: dict[str, Any], article: str, prompt_chars: int = 400) -> Response:
     kind = fault.get("kind", "ok")
     if kind == "status":
         status = int(fault["status"])
@@ -222,7 +237,7 @@ def _serve(fault: dict[str, Any], article: str) -> Response:
         return JSONResponse(completion(None, refusal="I can't help with that."))
     if kind == "empty_choices":
         return JSONResponse({**completion(None), "choices": []})
-    return JSONResponse(completion(answer(article, kind)))
+    return JSONResponse(completion(answer(article, kind), prompt_chars=prompt_chars))
 
 
 async def _reset_midway(content: str) -> AsyncIterator[bytes]:

@@ -1,0 +1,354 @@
+"""The benchmark harness: newsbrief (a) against a bare OpenAI client (b) and instructor (c), on
+the project's fake LLM, side by side in one run; ratios are against (b).
+
+    python benchmarks/run.py            # the full grid; writes docs/BENCHMARKS.md and its plot
+    python benchmarks/run.py --quick    # a short run (under 2 minutes) into build/bench/
+
+Run it through `make bench` / `make bench-full`, which install what it needs first.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from tests.support import clean_env, free_port, start, stop  # noqa: E402
+
+PYTHON = {
+    "http": ROOT / ".venv/bin/python",
+    "bare": ROOT / ".venv/bin/python",
+    "instructor": ROOT / ".venv-instructor/bin/python",
+}
+LABEL = {
+    "http": "a: newsbrief over HTTP",
+    "bare": "b: bare AsyncOpenAI",
+    "instructor": "c: instructor",
+}
+LONG_ARTICLE = ROOT / "evals" / "cases" / "budget-marathon.yaml"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def stack(**settings: str) -> Iterator[dict[str, Any]]:
+    """The fake LLM plus `newsbrief serve` pointed at it."""
+    fake_port, api_port = free_port(), free_port()
+    fake = f"http://127.0.0.1:{fake_port}"
+    fake_proc = start(["fake-llm", "--port", str(fake_port)], clean_env(), f"{fake}/_fake/stats")
+    env = clean_env(
+        NEWSBRIEF_LLM_BASE_URL=f"{fake}/v1",
+        NEWSBRIEF_LLM_MODEL="fake-model",
+        NEWSBRIEF_LLM_MAX_CONCURRENCY="4000",
+        NEWSBRIEF_LLM_QUEUE_TIMEOUT_S="120",
+        NEWSBRIEF_BREAKER_FAILURES="1000000",
+        NEWSBRIEF_REQUEST_DEADLINE_S="300",
+        **{f"NEWSBRIEF_{k.upper()}": v for k, v in settings.items()},
+    )
+    api = f"http://127.0.0.1:{api_port}"
+    api_proc = start(["serve", "--port", str(api_port)], env, f"{api}/healthz")
+    try:
+        yield {"fake": fake, "api": api, "api_pid": api_proc.pid}
+    finally:
+        stop(api_proc)
+        stop(fake_proc)
+
+
+def set_latency(fake: str, seconds: float) -> None:
+    httpx.post(f"{fake}/_fake/latency", json={"seconds": seconds}).raise_for_status()
+
+
+def wrk(s: dict[str, Any], seconds: float, concurrency: int) -> dict[str, Any]:
+    """(a): wrk, a C load generator, drives the service over HTTP without starving it of CPU."""
+    body = ROOT / "build" / "bench-body.json"
+    body.parent.mkdir(parents=True, exist_ok=True)
+    article = (ROOT / "tests/fixtures/articles/ferry-levy.txt").read_text(encoding="utf-8")
+    body.write_text(json.dumps({"article": {"text": article}}))
+    warm = subprocess.run(
+        [
+            "wrk",
+            "-t1",
+            "-c1",
+            "-d1s",
+            "--timeout",
+            "120s",
+            "-s",
+            str(ROOT / "benchmarks/post.lua"),
+            s["api"] + "/v1/summaries",
+        ],
+        capture_output=True,
+        text=True,
+        env=os.environ | {"BODY_FILE": str(body)},
+    )
+    warm.check_returncode()
+    before = cpu_seconds(s["api_pid"])
+    out = subprocess.run(
+        [
+            "wrk",
+            f"-t{min(2, concurrency)}",
+            f"-c{concurrency}",
+            f"-d{seconds:.0f}s",
+            "--timeout",
+            "120s",
+            "-s",
+            str(ROOT / "benchmarks/post.lua"),
+            s["api"] + "/v1/summaries",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=900,
+        env=os.environ | {"BODY_FILE": str(body)},
+    )
+    cpu = cpu_seconds(s["api_pid"]) - before
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    done = max(1, result["completed"] - result["errors"])
+    return result | {
+        "kind": "http",
+        "concurrency": concurrency,
+        "requests": result["completed"],
+        "throughput_rps": done / result["duration_s"],
+        "cpu_s": cpu,
+        "cpu_ms_per_request": cpu * 1000 / done,
+    }
+
+
+def drive(kind: str, s: dict[str, Any], total: int, concurrency: int) -> dict[str, Any]:
+    """(b) and (c): the client process calls the fake LLM itself; its CPU time is its own."""
+    out = subprocess.run(
+        [
+            str(PYTHON[kind]),
+            str(ROOT / "benchmarks" / "drive.py"),
+            kind,
+            f"{s['fake']}/v1",
+            str(total),
+            str(concurrency),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=900,
+    )
+    result: dict[str, Any] = json.loads(out.stdout)
+    lat = result.pop("latencies")
+    done = max(1, len(lat))
+    return result | {
+        "p50_ms": percentile(lat, 0.50) * 1000,
+        "p95_ms": percentile(lat, 0.95) * 1000,
+        "p99_ms": percentile(lat, 0.99) * 1000,
+        "throughput_rps": len(lat) / result["wall_s"],
+        "cpu_ms_per_request": result["client_cpu_s"] * 1000 / done,
+    }
+
+
+def grid(
+    s: dict[str, Any],
+    latencies: list[float],
+    concurrencies: list[int],
+    waves: int,
+    log: Any,
+    clients: tuple[str, ...] = ("bare", "instructor"),
+    least: int = 20,
+) -> list[dict[str, Any]]:
+    """Each cell: the Python clients send waves × in-flight requests, then wrk drives newsbrief
+    for as long as the bare client took (10 s when it did not run), so both see the same load."""
+    cells = []
+    for latency in latencies:
+        set_latency(s["fake"], latency)
+        for concurrency in concurrencies:
+            total = max(least, concurrency * (waves if latency else waves * 2))
+            row: dict[str, Any] = {"latency_s": latency, "concurrency": concurrency}
+            for kind in clients:
+                row[kind] = drive(kind, s, total, concurrency)
+            seconds = row["bare"]["wall_s"] if "bare" in row else 10.0
+            row["http"] = wrk(s, max(3.0, seconds), concurrency)
+            for kind in ("bare", "http", "instructor"):
+                if kind not in row:
+                    continue
+                log(
+                    f"  L={latency}s C={concurrency} {kind}: p50 {row[kind]['p50_ms']:.1f} ms, "
+                    f"{row[kind]['throughput_rps']:.0f} req/s, errors {row[kind]['errors']}"
+                )
+            cells.append(row)
+    return cells
+
+
+def cache_hits(log: Any) -> dict[str, Any]:
+    with stack(cache_size="1024") as s:
+        set_latency(s["fake"], 0.5)
+        # The same article every time: wrk's first warm-up call is the one miss, all else hits.
+        result = wrk(s, 5, 1)
+        upstream = httpx.get(f"{s['fake']}/_fake/stats").json()["requests"]
+    log(f"  cache: p50 {result['p50_ms']:.2f} ms, upstream calls in all {upstream}")
+    return {
+        "p50_ms": result["p50_ms"],
+        "p99_ms": result["p99_ms"],
+        "upstream_calls": upstream,
+        "requests": result["requests"],
+        "errors": result["errors"],
+    }
+
+
+def long_articles(sizes: list[int], log: Any) -> list[dict[str, Any]]:
+    import yaml
+
+    base = yaml.safe_load(LONG_ARTICLE.read_text(encoding="utf-8"))["article"]["text"]
+    rows = []
+    # The cache is off and the text is the same each time, so the fake LLM answers from its memo
+    # and what grows is the service's own time.
+    with stack(max_article_chars="250000", max_body_bytes="4000000", cache_size="0") as s:
+        set_latency(s["fake"], 0.0)
+        with httpx.Client(timeout=300) as client:
+            for size in sizes:
+                text = (base * (size // len(base) + 1))[:size]
+                times, usage = [], {}
+                for i in range(6):
+                    started = time.perf_counter()
+                    r = client.post(f"{s['api']}/v1/summaries", json={"article": {"text": text}})
+                    r.raise_for_status()
+                    if i:  # the first one warms up
+                        times.append(time.perf_counter() - started)
+                    usage = r.json()["usage"]
+                rows.append(
+                    {
+                        "chars": size,
+                        "p50_ms": statistics.median(times) * 1000,
+                        "prompt_tokens": usage["prompt_tokens"],
+                    }
+                )
+                log(f"  {size} chars: {rows[-1]['p50_ms']:.1f} ms, {usage['prompt_tokens']} tokens")
+    return rows
+
+
+def eval_seconds() -> float:
+    started = time.perf_counter()
+    subprocess.run(
+        [str(ROOT / ".venv/bin/newsbrief"), "eval", "--out", str(ROOT / "build" / "bench-eval")],
+        check=True,
+        capture_output=True,
+    )
+    return time.perf_counter() - started
+
+
+def machine() -> dict[str, str]:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.processor(),
+    )
+    mem = next(
+        line.split()[1]
+        for line in Path("/proc/meminfo").read_text().splitlines()
+        if line.startswith("MemTotal")
+    )
+    versions = subprocess.run(
+        [
+            str(PYTHON["http"]),
+            "-c",
+            "import openai,httpx,fastapi,uvicorn,pydantic;"
+            "print(openai.__version__,httpx.__version__,fastapi.__version__,uvicorn.__version__,"
+            "pydantic.__version__)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    instr = subprocess.run(
+        [
+            str(PYTHON["instructor"]),
+            "-c",
+            "import instructor,openai;print(instructor.__version__,openai.__version__)",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return {
+        "cpu": cpu,
+        "cores": str(os.cpu_count()),
+        "memory_gib": f"{int(mem) / 2**20:.0f}",
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "openai": versions[0],
+        "httpx": versions[1],
+        "fastapi": versions[2],
+        "uvicorn": versions[3],
+        "pydantic": versions[4],
+        "instructor": f"{instr[0]} (with openai {instr[1]})",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    out = ROOT / ("build/bench" if args.quick else "docs/benchmarks")
+    out.mkdir(parents=True, exist_ok=True)
+
+    def log(message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    started = time.perf_counter()
+    results: dict[str, Any] = {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "quick": args.quick,
+        "machine": machine(),
+    }
+    log("grid")
+    with stack(cache_size="0") as s:
+        if args.quick:
+            # Short: the 500 ms cells for all three, then only what the two targets need.
+            results["grid"] = grid(s, [0.5], [1, 50], 2, log, least=10)
+            results["target_200_at_1s"] = grid(s, [1.0], [200], 2, log, clients=("bare",))[0]
+            results["in_flight_1000_at_2s"] = grid(s, [2.0], [1000], 1, log, clients=())[0]
+        else:
+            results["grid"] = grid(s, [0.0, 0.5, 2.0], [1, 50, 200, 1000], 2, log)
+            results["target_200_at_1s"] = grid(s, [1.0], [200], 3, log)[0]
+            results["in_flight_1000_at_2s"] = next(
+                c for c in results["grid"] if c["latency_s"] == 2.0 and c["concurrency"] == 1000
+            )
+    log("cache")
+    results["cache"] = cache_hits(log)
+    log("long articles")
+    results["long"] = long_articles(
+        [2_000, 20_000, 100_000] if args.quick else [2_000, 10_000, 50_000, 100_000, 200_000], log
+    )
+    log("eval")
+    results["eval_s"] = eval_seconds()
+    results["bench_s"] = time.perf_counter() - started
+    (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    from benchmarks.report import write
+
+    for path in write(
+        results, out, ROOT / "docs" / "BENCHMARKS.md" if not args.quick else out / "BENCHMARKS.md"
+    ):
+        log(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
