@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
+import logging
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
@@ -36,6 +37,7 @@ from service.errors import (
 from service.schemas import LLM_OUTPUT_SCHEMA
 from service.settings import Settings
 
+log = logging.getLogger(__name__)
 RETRYABLE_STATUS = frozenset({408, 409, 429})  # and every 5xx
 
 
@@ -282,6 +284,9 @@ class LLMClient:
         remaining = deadline - time.monotonic()
         timeout = max(0.05, min(self._settings.llm_attempt_timeout_s, remaining))
         stats.calls += 1
+        log.debug(
+            "LLM call", extra={"call": stats.calls, "model": self.model, "timeout_s": timeout}
+        )
         try:
             completion = await self._client.chat.completions.create(
                 model=self.model,

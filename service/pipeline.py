@@ -131,6 +131,7 @@ async def _llm_brief(
                 last_output=reply.content,
             )
         reasks += 1
+        log.debug("reask", extra={"reask": reasks, "problems": len(errors)})
         messages = [
             *messages,
             {"role": "assistant", "content": reply.content or ""},
