@@ -212,6 +212,19 @@ and (c). Each cell starts with 3 untimed warm-up calls.
 | --- | --- | --- |
 {target_rows}
 
+## Reading these numbers
+
+- Everything shares {m["cores"]} cores: the fake LLM, the client or wrk, and the service. Cells
+  that need more than the machine has are CPU-bound, and run-to-run spread is large at 50 in
+  flight (runs of this harness here measured a/b p50 at 500 ms, 50 in flight, from 0.71 to 1.19).
+- From 200 in flight the Python clients (b) and (c) are limited by their own CPU: an httpx
+  connection pool of that size costs 20–30 ms of CPU per request. newsbrief's upstream pool has
+  the same cost per call, but its callers come through wrk, so (a) looks better than (b) there.
+  That says more about running many calls through one httpx client than about newsbrief.
+- At 1 in flight newsbrief spends about 4–5 ms more CPU per request than (b), and a little more
+  than instructor: its own HTTP server, request validation, grounding, number and link checks,
+  and two JSON log lines per request. At 500 ms upstream that is under 1 % of the latency.
+
 ## Ratios against (b)
 
 {grid_tables(complete)}

@@ -76,6 +76,17 @@ def stack(**settings: str) -> Iterator[dict[str, Any]]:
         stop(fake_proc)
 
 
+def settle(s: dict[str, Any]) -> None:
+    """Wait until nothing is in flight upstream: a client that stopped at its deadline leaves
+    requests behind, and they must not eat into the next measurement's CPU."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if httpx.get(f"{s['fake']}/_fake/stats").json()["in_flight"] == 0:
+            break
+        time.sleep(0.2)
+    time.sleep(0.5)
+
+
 def set_latency(fake: str, seconds: float) -> None:
     httpx.post(f"{fake}/_fake/latency", json={"seconds": seconds}).raise_for_status()
 
@@ -103,6 +114,7 @@ def wrk(s: dict[str, Any], seconds: float, concurrency: int) -> dict[str, Any]:
         env=os.environ | {"BODY_FILE": str(body)},
     )
     warm.check_returncode()
+    settle(s)  # wrk leaves its last warm-up request in flight; it must not count as measured CPU
     before = cpu_seconds(s["api_pid"])
     out = subprocess.run(
         [
@@ -181,9 +193,11 @@ def grid(
             total = max(least, concurrency * (waves if latency else waves * 2))
             row: dict[str, Any] = {"latency_s": latency, "concurrency": concurrency}
             for kind in clients:
+                settle(s)
                 row[kind] = drive(kind, s, total, concurrency)
             seconds = row["bare"]["wall_s"] if "bare" in row else 10.0
-            row["http"] = wrk(s, max(3.0, seconds), concurrency)
+            settle(s)
+            row["http"] = wrk(s, max(5.0, seconds), concurrency)
             for kind in ("bare", "http", "instructor"):
                 if kind not in row:
                     continue
