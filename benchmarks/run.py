@@ -97,45 +97,35 @@ def wrk(s: dict[str, Any], seconds: float, concurrency: int) -> dict[str, Any]:
     body.parent.mkdir(parents=True, exist_ok=True)
     article = (ROOT / "tests/fixtures/articles/ferry-levy.txt").read_text(encoding="utf-8")
     body.write_text(json.dumps({"article": {"text": article}}))
-    warm = subprocess.run(
-        [
-            "wrk",
-            "-t1",
-            "-c1",
-            "-d1s",
-            "--timeout",
-            "120s",
-            "-s",
-            str(ROOT / "benchmarks/post.lua"),
-            s["api"] + "/v1/summaries",
-        ],
-        capture_output=True,
-        text=True,
-        env=os.environ | {"BODY_FILE": str(body)},
-    )
-    warm.check_returncode()
+
+    def run_wrk(connections: int, duration: str) -> str:
+        threads = f"-t{min(2, connections)}"
+        script = str(ROOT / "benchmarks/post.lua")
+        return subprocess.run(
+            [
+                "wrk",
+                threads,
+                f"-c{connections}",
+                f"-d{duration}",
+                "--timeout",
+                "120s",
+                "-s",
+                script,
+                s["api"] + "/v1/summaries",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=900,
+            env=os.environ | {"BODY_FILE": str(body)},
+        ).stdout
+
+    run_wrk(1, "1s")  # warm-up
     settle(s)  # wrk leaves its last warm-up request in flight; it must not count as measured CPU
     before = cpu_seconds(s["api_pid"])
-    out = subprocess.run(
-        [
-            "wrk",
-            f"-t{min(2, concurrency)}",
-            f"-c{concurrency}",
-            f"-d{seconds:.0f}s",
-            "--timeout",
-            "120s",
-            "-s",
-            str(ROOT / "benchmarks/post.lua"),
-            s["api"] + "/v1/summaries",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=900,
-        env=os.environ | {"BODY_FILE": str(body)},
-    )
+    stdout = run_wrk(concurrency, f"{seconds:.0f}s")
     cpu = cpu_seconds(s["api_pid"]) - before
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    result: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
     done = max(1, result["completed"] - result["errors"])
     return result | {
         "kind": "http",
