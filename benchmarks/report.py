@@ -244,10 +244,11 @@ normalises the article once per request and searches it once per claim.
 
 Articles over `NEWSBRIEF_MAX_ARTICLE_CHARS` (default 100,000 characters, about 25,000 tokens)
 are refused with 413 `article-too-long`, naming the limit and the length, before any LLM call.
-That is the chosen behaviour rather than map→reduce chunking: every current OpenAI-compatible
-model the service targets takes 25k tokens in one call, one call keeps every claim's evidence
-search over the whole text, and an operator with a larger context can raise the limit (this
-benchmark ran at 250,000). Chunking stays an option if a deployment needs small-context models.
+That is the chosen behaviour rather than map→reduce chunking: the hosted models newsbrief is
+built for take 25k tokens in one call, one call lets every claim's evidence be searched in the
+whole text, and the limit is a setting: raise it for a larger context (this benchmark ran at
+250,000), lower it for a small local model. Chunking remains possible if a deployment needs
+small-context models and long articles together.
 
 ## All measurements
 
