@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 from service.breaker import CircuitBreaker
 from service.errors import (
     CapacityError,
-    CircuitOpenError,
     InvalidOutputError,
     UpstreamError,
     UpstreamQuotaError,
@@ -235,7 +234,7 @@ class LLMClient:
             async for attempt in retrying:
                 with attempt:
                     reply = await self._once(messages, temperature, max_tokens, deadline, stats)
-        except (CapacityError, CircuitOpenError):
+        except CapacityError:
             self.breaker.abandon()  # our own back-pressure says nothing about the upstream
             raise
         except UpstreamUnavailableError as exc:
