@@ -7,6 +7,7 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service.api.problems import problem
 from service.logs import request_id
 
 
@@ -76,8 +77,6 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
     async def _too_large(self, send: Send) -> None:
-        from service.api.problems import problem
-
         response = problem(
             413,
             "body-too-large",
