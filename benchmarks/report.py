@@ -130,6 +130,10 @@ def plot(res: dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, (lat_ax, tput_ax) = plt.subplots(1, 2, figsize=(11, 4.2))
+    panels = (
+        (lat_ax, "p50_ms", "p50 latency", "ms"),
+        (tput_ax, "throughput_rps", "throughput", "req/s"),
+    )
     styles = {0.0: ":", 0.5: "-", 2.0: "--", 1.0: "-."}
     colours = {"http": "tab:blue", "bare": "tab:green", "instructor": "tab:orange"}
     for latency in sorted({c["latency_s"] for c in res["grid"]}):
@@ -139,23 +143,16 @@ def plot(res: dict[str, Any], path: Path) -> None:
         xs = [c["concurrency"] for c in cells]
         for kind in KINDS:
             label = f"{NAMES[kind]}, {latency * 1000:.0f} ms"
-            lat_ax.plot(
-                xs,
-                [c[kind]["p50_ms"] for c in cells],
-                styles.get(latency, "-"),
-                color=colours[kind],
-                marker="o",
-                label=label,
-            )
-            tput_ax.plot(
-                xs,
-                [c[kind]["throughput_rps"] for c in cells],
-                styles.get(latency, "-"),
-                color=colours[kind],
-                marker="o",
-                label=label,
-            )
-    for ax, title, unit in ((lat_ax, "p50 latency", "ms"), (tput_ax, "throughput", "req/s")):
+            for ax, metric, _, _ in panels:
+                ax.plot(
+                    xs,
+                    [c[kind][metric] for c in cells],
+                    styles.get(latency, "-"),
+                    color=colours[kind],
+                    marker="o",
+                    label=label,
+                )
+    for ax, _, title, unit in panels:
         ax.set_xscale("log")
         ax.set_xlabel("requests in flight")
         ax.set_ylabel(unit)
