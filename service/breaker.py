@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
-from service.errors import CircuitOpenError
+from service.errors import CircuitOpenError, UpstreamError
 
 State = Literal["closed", "open", "half-open"]
 
@@ -47,6 +47,16 @@ class CircuitBreaker:
         raise CircuitOpenError(
             "the LLM failed repeatedly; calls are paused", retry_after=wait, attempts=0
         )
+
+    def record(self, outcome: BaseException | None) -> None:
+        """Book one finished call: None is a success; an error counts as its `breaker` says."""
+        health = outcome.breaker if isinstance(outcome, UpstreamError) else "unknown"
+        if outcome is None or health == "up":
+            self.record_success()  # it answered, if not as hoped: it is up
+        elif health == "down":
+            self.record_failure()
+        else:
+            self.abandon()  # cancelled, or our own back-pressure: no verdict either way
 
     def record_success(self) -> None:
         self._failures = 0

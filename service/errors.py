@@ -12,9 +12,12 @@
     │   │   ├── UpstreamQuotaError   the account's quota is exhausted; retrying cannot help
     │   │   ├── CapacityError        too many calls already in flight to the LLM; try later
     │   │   └── CircuitOpenError     the LLM kept failing; calls are paused for a cool-down
+    │   ├── BadUpstreamResponseError the HTTP answer is unreadable: not JSON, wrong shape, too big
     │   ├── UpstreamRejectedError    the LLM refused our call itself (400/401/403/404/422)
+    │   ├── OutputBudgetError        the output token cap was spent before any answer (reasoning)
     │   ├── InvalidOutputError       the answer still failed validation after every reask
     │   └── RefusalError             the model declined to answer
+    │       └── ContentFilterError   the provider's content filter blocked the prompt or answer
     ├── DeadlineExceededError        the overall per-request deadline ran out
     └── EvalError                    the eval suite cannot run as asked (never over HTTP)
         ├── DatasetError             an eval case file is invalid
@@ -22,11 +25,20 @@
 
 Errors carry their context as fields; `service.api.problems` maps each class to an HTTP status
 once, and `service.llm` is the only place that translates `openai` errors into these.
+
+Two rules ride on the tree instead of on `except` order: `retryable` (another attempt may get a
+different answer; an instance may say otherwise, e.g. when the upstream sent `x-should-retry`) and
+`breaker` (what the failure says about the upstream's health: "down" counts toward opening the
+circuit, "up" means it answered, "unknown" says nothing). An upstream error's message is short,
+public and free of upstream text; `reason` keeps what the upstream said, for the log only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
+
+Health = Literal["down", "up", "unknown"]
 
 
 class NewsbriefError(Exception):
@@ -79,39 +91,84 @@ class PromptFileError(NewsbriefError):
 class UpstreamError(NewsbriefError):
     """The LLM gave no usable answer."""
 
-    def __init__(self, message: str, *, attempts: int = 0) -> None:
+    retryable: bool = False
+    breaker: Health = "up"
+
+    def __init__(self, message: str, *, attempts: int = 0, reason: str | None = None) -> None:
         super().__init__(message)
         self.attempts = attempts
+        self.reason = reason or message
 
 
 class UpstreamUnavailableError(UpstreamError):
     """The LLM could not be reached or kept failing transiently, after every retry."""
 
+    retryable = True
+    breaker: Health = "down"
+
     def __init__(
-        self, message: str, *, attempts: int = 0, retry_after: float | None = None
+        self,
+        message: str,
+        *,
+        attempts: int = 0,
+        retry_after: float | None = None,
+        reason: str | None = None,
     ) -> None:
-        super().__init__(message, attempts=attempts)
+        super().__init__(message, attempts=attempts, reason=reason)
         self.retry_after = retry_after
 
 
 class UpstreamQuotaError(UpstreamUnavailableError):
     """The LLM account's quota is exhausted; retrying cannot help until someone acts."""
 
+    retryable = False
+
 
 class CapacityError(UpstreamUnavailableError):
     """Too many calls are already in flight to the LLM; waiting longer was not allowed."""
+
+    retryable = False
+    breaker: Health = "unknown"  # our own back-pressure says nothing about the upstream
 
 
 class CircuitOpenError(UpstreamUnavailableError):
     """The LLM kept failing, so calls are paused until the cool-down ends."""
 
 
+class BadUpstreamResponseError(UpstreamError):
+    """The upstream's HTTP answer could not be read: not JSON, not a completion, or too large."""
+
+    retryable = True  # a proxy hiccup or a cut-off body may not repeat
+    breaker: Health = "down"
+
+
 class UpstreamRejectedError(UpstreamError):
     """The LLM rejected the call itself (bad request, bad credentials, unknown model)."""
 
-    def __init__(self, message: str, *, status: int | None = None, attempts: int = 0) -> None:
-        super().__init__(message, attempts=attempts)
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        attempts: int = 0,
+        reason: str | None = None,
+    ) -> None:
+        super().__init__(message, attempts=attempts, reason=reason)
         self.status = status
+
+
+class OutputBudgetError(UpstreamError):
+    """The output token cap ran out before any answer text: a reasoning model spent it thinking."""
+
+    def __init__(self, cap: int | None, reasoning_tokens: int, *, attempts: int = 0) -> None:
+        super().__init__(
+            f"the model used its whole output budget ({cap or 'provider default'} tokens, "
+            f"{reasoning_tokens} of them reasoning) before answering; raise "
+            "NEWSBRIEF_LLM_MAX_OUTPUT_TOKENS or lower NEWSBRIEF_LLM_REASONING_EFFORT",
+            attempts=attempts,
+        )
+        self.cap = cap
+        self.reasoning_tokens = reasoning_tokens
 
 
 class InvalidOutputError(UpstreamError):
@@ -129,8 +186,17 @@ class RefusalError(UpstreamError):
     """The model declined to answer."""
 
     def __init__(self, refusal: str, *, attempts: int) -> None:
-        super().__init__(f"the model refused: {refusal}", attempts=attempts)
+        super().__init__(f"the model refused: {refusal[:300]}", attempts=attempts)
         self.refusal = refusal
+
+
+class ContentFilterError(RefusalError):
+    """The provider's content filter blocked the prompt (a 400) or the answer (finish_reason)."""
+
+    def __init__(self, *, attempts: int = 0, reason: str | None = None) -> None:
+        message = "the provider's content filter blocked the prompt or the answer"
+        UpstreamError.__init__(self, message, attempts=attempts, reason=reason)
+        self.refusal = message
 
 
 class DeadlineExceededError(NewsbriefError):

@@ -1,6 +1,9 @@
 """The LLM call: one chat completion, retried by tenacity on transient faults.
 
-This is the only module that catches `openai` errors; `map_openai_error` turns each into our own.
+This is the only module that catches `openai` and `httpx` errors; `map_openai_error` turns each
+into our own. The answer is read as raw bytes (capped) and parsed here, tolerantly: the shapes
+real providers send (usage counts as null or strings, content as a list of blocks, an error object
+inside a 200) become a Reply or one of our errors, never an exception nobody expected.
 """
 
 from __future__ import annotations
@@ -9,35 +12,40 @@ import asyncio
 import email.utils
 import json
 import logging
+import math
 import random
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any
 
 import httpx
 import openai
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
-if TYPE_CHECKING:
-    from openai.types.chat import ChatCompletionMessageParam
-    from openai.types.chat.completion_create_params import ResponseFormat
-
 from service.breaker import CircuitBreaker
 from service.errors import (
+    BadUpstreamResponseError,
     CapacityError,
+    ContentFilterError,
     InvalidOutputError,
+    OutputBudgetError,
     UpstreamError,
     UpstreamQuotaError,
     UpstreamRejectedError,
     UpstreamUnavailableError,
 )
+from service.providers import ChatRequest, Profile
 from service.schemas import LLM_OUTPUT_SCHEMA
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
 RETRYABLE_STATUS = frozenset({408, 409, 429})  # and every 5xx
+MAX_SERVER_WAIT_S = 86_400.0  # a longer Retry-After is as good as "not today"
+_SECRETS = re.compile(r"(sk-|org-|proj_|Bearer\s+)[\w*.-]{3,}", re.IGNORECASE)
+_QUOTA_CODES = {"insufficient_quota", "billing_hard_limit_reached", "quota_exceeded"}
 
 
 @dataclass(frozen=True)
@@ -47,9 +55,6 @@ class Reply:
     content: str | None
     refusal: str | None
     finish_reason: str | None
-    prompt_tokens: int
-    completion_tokens: int
-    model: str
 
 
 @dataclass
@@ -63,43 +68,102 @@ class CallStats:
 
 
 def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """The server's requested wait, from retry-after-ms or Retry-After (seconds or HTTP date)."""
-    if (ms := headers.get("retry-after-ms")) is not None:
+    """The server's requested wait, from retry-after-ms or Retry-After (seconds or HTTP date).
+
+    Whatever arrives is bounded to [0, MAX_SERVER_WAIT_S]; unreadable values ("soon", NaN) are
+    ignored as if absent.
+    """
+    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
         try:
-            return max(0.0, float(ms) / 1000)
+            seconds = float(value) / scale
         except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if value is None:
-        return None
+            seconds = _http_date_wait(value) if scale == 1.0 else math.nan
+        if not math.isnan(seconds):
+            return min(MAX_SERVER_WAIT_S, max(0.0, seconds))
+    return None
+
+
+def _http_date_wait(value: str) -> float:
     try:
-        return max(0.0, float(value))
-    except ValueError:
-        when = email.utils.parsedate_to_datetime(value) if value.strip() else None
-        return None if when is None else max(0.0, when.timestamp() - time.time())
+        return email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return math.nan
+
+
+def scrub(text: str, limit: int = 500) -> str:
+    """Upstream text fit for the log: key- and org-like tokens masked, length bounded."""
+    text = _SECRETS.sub(lambda m: m.group(1) + "[redacted]", text)
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text)} chars)"
+
+
+def classify(status: int, code: object, message: str, headers: Mapping[str, str]) -> UpstreamError:
+    """An upstream error, from an HTTP status or the `code` of an error object in a 200 body.
+
+    The public message says only what kind of failure it was; what the upstream said goes into
+    `reason`, for the log.
+    """
+    code_text = str(code or "").lower()
+    reason = scrub(f"HTTP {status} {code_text}: {message}".replace(" :", ":"))
+    error: UpstreamError
+    if code_text == "content_filter" or "responsibleaipolicyviolation" in code_text:
+        error = ContentFilterError(reason=reason)
+    elif status == 402 or code_text in _QUOTA_CODES:
+        error = UpstreamQuotaError("the LLM account's quota or credits are spent", reason=reason)
+    elif status in RETRYABLE_STATUS or status >= 500:
+        error = UpstreamUnavailableError(
+            f"the LLM answered HTTP {status}{' (rate limited)' if status == 429 else ''}",
+            retry_after=retry_after_seconds(headers),
+            reason=reason,
+        )
+    else:
+        hint = {
+            401: "; check NEWSBRIEF_LLM_API_KEY",
+            403: "; check NEWSBRIEF_LLM_API_KEY and the model's access",
+            404: "; check NEWSBRIEF_LLM_MODEL and NEWSBRIEF_LLM_BASE_URL",
+        }.get(status, "; the server log has the upstream's reason")
+        error = UpstreamRejectedError(
+            f"the LLM rejected the call with HTTP {status}{hint}", status=status, reason=reason
+        )
+    # OpenAI says outright whether a retry can help; its word beats our guess from the status.
+    should_retry = headers.get("x-should-retry", "").strip().lower()
+    if should_retry in ("true", "false"):
+        error.retryable = should_retry == "true"
+    return error
 
 
 def _status_error(exc: openai.APIStatusError) -> UpstreamError:
-    status = exc.status_code
-    detail = f"LLM answered HTTP {status}: {exc.message}"
-    if status == 429 and exc.code == "insufficient_quota":
-        return UpstreamQuotaError(detail)
-    if status in RETRYABLE_STATUS or status >= 500:
-        wait = retry_after_seconds(exc.response.headers)
-        return UpstreamUnavailableError(detail, retry_after=wait)
-    return UpstreamRejectedError(detail, status=status)
+    return classify(exc.status_code, exc.code, exc.message, exc.response.headers)
 
 
-def _unavailable(exc: openai.OpenAIError) -> UpstreamError:
-    return UpstreamUnavailableError(f"LLM unreachable: {type(exc).__name__}: {exc}")
+def _unavailable(exc: Exception) -> UpstreamError:
+    return UpstreamUnavailableError(
+        "the LLM could not be reached", reason=scrub(f"{type(exc).__name__}: {exc}")
+    )
 
 
 def _rejected(exc: openai.OpenAIError) -> UpstreamError:
-    return UpstreamRejectedError(f"LLM client error: {type(exc).__name__}: {exc}")
+    return UpstreamRejectedError(
+        "the LLM client refused the call", reason=scrub(f"{type(exc).__name__}: {exc}")
+    )
 
 
-def _bad_output(exc: openai.OpenAIError) -> UpstreamError:
-    return InvalidOutputError(str(exc), attempts=1, errors=[str(exc)], last_output=None)
+def _bad_response(exc: openai.OpenAIError) -> UpstreamError:
+    return BadUpstreamResponseError(
+        "the LLM's answer could not be read", reason=scrub(f"{type(exc).__name__}: {exc}")
+    )
+
+
+def _cut_off(exc: openai.OpenAIError) -> UpstreamError:
+    return InvalidOutputError(
+        "the answer was cut off", attempts=1, errors=["cut off"], last_output=None
+    )
+
+
+def _filtered(exc: openai.OpenAIError) -> UpstreamError:
+    return ContentFilterError(reason=scrub(str(exc)))
 
 
 # Every error class the openai package exports, most specific first; a test keeps this complete.
@@ -117,9 +181,9 @@ OPENAI_ERRORS: dict[type[openai.OpenAIError], Callable[[Any], UpstreamError]] = 
     openai.RateLimitError: _status_error,
     openai.InternalServerError: _status_error,
     openai.APIStatusError: _status_error,
-    openai.APIResponseValidationError: _bad_output,
-    openai.LengthFinishReasonError: _bad_output,
-    openai.ContentFilterFinishReasonError: _bad_output,
+    openai.APIResponseValidationError: _bad_response,
+    openai.LengthFinishReasonError: _cut_off,
+    openai.ContentFilterFinishReasonError: _filtered,
     # Not raised by chat completions over HTTP; mapped so nothing from openai escapes untranslated.
     openai.WebSocketConnectionClosedError: _unavailable,
     openai.WebSocketQueueFullError: _unavailable,
@@ -136,6 +200,86 @@ def map_openai_error(exc: openai.OpenAIError) -> UpstreamError:
     raise TypeError(f"not an openai error: {exc!r}")  # pragma: no cover - mro ends at OpenAIError
 
 
+def _count(value: object) -> int:
+    """A token count as servers send it: an int, a numeric string, a float, null, or junk (0)."""
+    if isinstance(value, bool):
+        return 0
+    if isinstance(value, int):
+        return max(0, value)
+    try:
+        number = float(value) if isinstance(value, str | float) else math.nan
+    except ValueError:
+        return 0
+    return int(number) if math.isfinite(number) and number >= 0 else 0
+
+
+def _text(content: object) -> str | None:
+    """Message content as text: a string, or the text blocks of a list joined (Mistral)."""
+    if content is None or isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [
+            block if isinstance(block, str) else block.get("text")
+            for block in content
+            if isinstance(block, str) or (isinstance(block, dict) and block.get("type") == "text")
+        ]
+        return "".join(p for p in parts if isinstance(p, str))
+    raise BadUpstreamResponseError(
+        "the LLM's answer has no readable content",
+        reason=f"message content is a {type(content).__name__}",
+    )
+
+
+def read_completion(raw: bytes, headers: Mapping[str, str], cap: int, stats: CallStats) -> Reply:
+    """The Reply in one Chat Completions body, or the upstream error the body stands for."""
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        raise BadUpstreamResponseError(
+            "the LLM's answer is not JSON", reason=scrub(f"a 200 body that is not JSON: {raw!r}")
+        ) from None
+    if not isinstance(data, dict):
+        raise BadUpstreamResponseError(
+            "the LLM's answer is not a completion", reason=f"a JSON {type(data).__name__}"
+        )
+    choices = data.get("choices")
+    error = data.get("error") or (
+        choices[0].get("error") if choices and isinstance(choices[0], dict) else None
+    )
+    if error:  # OpenRouter and some proxies report failures inside a 200
+        if not isinstance(error, dict):
+            error = {"message": str(error)}
+        code = error.get("code")
+        status = _count(code) if 100 <= _count(code) <= 599 else 502
+        raise classify(status, code, str(error.get("message", "")), headers)
+    usage: dict[str, Any] = data["usage"] if isinstance(data.get("usage"), dict) else {}
+    stats.prompt_tokens += _count(usage.get("prompt_tokens"))
+    stats.completion_tokens += _count(usage.get("completion_tokens"))
+    if choices == []:
+        return Reply(None, None, "empty_choices")
+    if not isinstance(choices, list) or not isinstance(choices[0], dict):
+        raise BadUpstreamResponseError(
+            "the LLM's answer is not a completion", reason=f"choices is {str(choices)[:100]}"
+        )
+    choice = choices[0]
+    finish_reason = choice.get("finish_reason")
+    finish_reason = str(finish_reason) if finish_reason is not None else None
+    if finish_reason == "content_filter":
+        raise ContentFilterError(reason="finish_reason content_filter")
+    message = choice.get("message")
+    if not isinstance(message, dict):
+        raise BadUpstreamResponseError(
+            "the LLM's answer has no message", reason=f"choices[0].message is {message!r:.50}"
+        )
+    content = _text(message.get("content"))
+    if finish_reason == "length" and not (content or "").strip():
+        details = usage.get("completion_tokens_details")
+        reasoning = _count(details.get("reasoning_tokens")) if isinstance(details, dict) else 0
+        raise OutputBudgetError(cap, reasoning)  # a reask would spend the same budget again
+    refusal = message.get("refusal")
+    return Reply(content, refusal if isinstance(refusal, str) else None, finish_reason)
+
+
 def build_openai_client(settings: Settings, http_client: httpx.AsyncClient) -> openai.AsyncOpenAI:
     """One client per process. max_retries=0: tenacity is the only retry layer."""
     key = settings.llm_api_key.get_secret_value() if settings.llm_api_key else "no-key-configured"
@@ -147,6 +291,10 @@ def build_openai_client(settings: Settings, http_client: httpx.AsyncClient) -> o
         # openai's own default transport is httpx2; an explicit httpx client keeps respx working.
         http_client=http_client,  # type: ignore[arg-type]
     )
+
+
+def _retryable(exc: BaseException) -> bool:
+    return isinstance(exc, UpstreamError) and exc.retryable
 
 
 class LLMClient:
@@ -167,38 +315,12 @@ class LLMClient:
         # Calls in flight to the upstream, process-wide: the rest wait, but not for long.
         self._slots = asyncio.Semaphore(settings.llm_max_concurrency)
         self.model = settings.llm_model
+        self.profile = Profile.from_settings(settings)
         self._settings = settings
         self.schema = output_schema
-        if settings.llm_response_format == "json_schema":
-            self._response_format: dict[str, Any] = {
-                "type": "json_schema",
-                "json_schema": {"name": "brief", "strict": True, "schema": output_schema},
-            }
-        else:
-            self._response_format = {"type": "json_object"}
         self._sleep = sleep
 
-    def schema_hint(self) -> list[dict[str, str]]:
-        """In json_object mode the server cannot enforce the schema, so the model is told it."""
-        if self._response_format["type"] == "json_schema":
-            return []
-        return [
-            {
-                "role": "system",
-                "content": "Your answer must be JSON matching this JSON schema:\n"
-                + json.dumps(self.schema),
-            }
-        ]
-
-    async def complete(
-        self,
-        messages: list[dict[str, str]],
-        *,
-        temperature: float,
-        max_tokens: int,
-        deadline: float,
-        stats: CallStats,
-    ) -> Reply:
+    async def complete(self, request: ChatRequest, stats: CallStats) -> Reply:
         """One answer; transient faults are retried until attempts or the deadline run out."""
         s = self._settings
 
@@ -214,7 +336,7 @@ class LLMClient:
         def stop(state: RetryCallState) -> bool:
             # tenacity plans the wait before asking whether to stop: give up now rather than
             # sleep past the deadline, so the caller still gets a clean 503 in time.
-            out_of_time = deadline - time.monotonic() < state.upcoming_sleep
+            out_of_time = request.deadline - time.monotonic() < state.upcoming_sleep
             return state.attempt_number >= s.llm_max_attempts or out_of_time
 
         def count_retry(state: RetryCallState) -> None:
@@ -223,42 +345,27 @@ class LLMClient:
         retrying = AsyncRetrying(
             stop=stop,
             wait=wait,
-            # Exactly the transient class: its subclass UpstreamQuotaError is not worth retrying.
-            retry=retry_if_exception(lambda e: type(e) is UpstreamUnavailableError),
+            retry=retry_if_exception(_retryable),
             before_sleep=count_retry,
             reraise=True,
             sleep=self._sleep,
         )
         self.breaker.before_call()
+        outcome: BaseException | None = None
         try:
             async for attempt in retrying:
                 with attempt:
-                    reply = await self._once(messages, temperature, max_tokens, deadline, stats)
-        except CapacityError:
-            self.breaker.abandon()  # our own back-pressure says nothing about the upstream
+                    reply = await self._once(request, stats)
+            return reply
+        except BaseException as exc:
+            outcome = exc
+            if isinstance(exc, UpstreamError):
+                exc.attempts = stats.calls
             raise
-        except UpstreamUnavailableError as exc:
-            self.breaker.record_failure()
-            exc.attempts = stats.calls
-            raise
-        except UpstreamError as exc:
-            self.breaker.record_success()  # it answered, if not as hoped: it is up
-            exc.attempts = stats.calls
-            raise
-        except BaseException:
-            self.breaker.abandon()  # cancelled (deadline, client gone): no verdict either way
-            raise
-        self.breaker.record_success()
-        return reply
+        finally:
+            self.breaker.record(outcome)  # the one place the breaker hears how a call ended
 
-    async def _once(
-        self,
-        messages: list[dict[str, str]],
-        temperature: float,
-        max_tokens: int,
-        deadline: float,
-        stats: CallStats,
-    ) -> Reply:
+    async def _once(self, request: ChatRequest, stats: CallStats) -> Reply:
         try:
             async with asyncio.timeout(self._settings.llm_queue_timeout_s):
                 await self._slots.acquire()
@@ -268,49 +375,62 @@ class LLMClient:
                 retry_after=1.0,
             ) from None
         try:
-            return await self._call(messages, temperature, max_tokens, deadline, stats)
+            return await self._call(request, stats)
+        except UpstreamError as exc:
+            log.warning(
+                "LLM attempt failed",
+                extra={
+                    "attempt": stats.calls,
+                    "error": type(exc).__name__,
+                    "reason": exc.reason,
+                    "will_retry": exc.retryable,
+                },
+            )
+            raise
         finally:
             self._slots.release()
 
-    async def _call(
-        self,
-        messages: list[dict[str, str]],
-        temperature: float,
-        max_tokens: int,
-        deadline: float,
-        stats: CallStats,
-    ) -> Reply:
-        remaining = deadline - time.monotonic()
+    async def _call(self, request: ChatRequest, stats: CallStats) -> Reply:
+        remaining = request.deadline - time.monotonic()
         timeout = max(0.05, min(self._settings.llm_attempt_timeout_s, remaining))
         stats.calls += 1
         log.debug(
             "LLM call", extra={"call": stats.calls, "model": self.model, "timeout_s": timeout}
         )
+        body = self.profile.body(request, self.schema)
         try:
-            completion = await self._client.chat.completions.create(
-                model=self.model,
-                messages=cast("list[ChatCompletionMessageParam]", messages),
-                temperature=temperature,
-                max_completion_tokens=max_tokens,
-                response_format=cast("ResponseFormat", self._response_format),
-                timeout=timeout,
-            )
+            async with self._client.chat.completions.with_streaming_response.create(
+                **body, timeout=timeout
+            ) as response:
+                raw = await self._read_capped(response.http_response)
+                headers = response.http_response.headers
         except openai.OpenAIError as exc:
             raise map_openai_error(exc) from exc
-        if completion.usage is not None:
-            stats.prompt_tokens += completion.usage.prompt_tokens
-            stats.completion_tokens += completion.usage.completion_tokens
-        if not completion.choices:
-            return Reply(None, None, "empty_choices", 0, 0, completion.model)
-        choice = completion.choices[0]
-        return Reply(
-            content=choice.message.content,
-            refusal=choice.message.refusal,
-            finish_reason=choice.finish_reason,
-            prompt_tokens=completion.usage.prompt_tokens if completion.usage else 0,
-            completion_tokens=completion.usage.completion_tokens if completion.usage else 0,
-            model=completion.model,
-        )
+        except httpx.HTTPError as exc:  # the body is read here, outside the SDK's own mapping
+            raise _unavailable(exc) from exc
+        return read_completion(raw, headers, body[self.profile.token_param], stats)
+
+    async def _read_capped(self, response: httpx.Response) -> bytes:
+        """The body, refused unread past the size cap: a runaway answer never reaches a parser."""
+        cap = self._settings.llm_max_response_bytes
+        declared = _count(response.headers.get("content-length"))
+        chunks: list[bytes] = []
+        size = declared
+        if declared <= cap:
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > cap:
+                    break
+                chunks.append(chunk)
+        if size > cap:
+            error = BadUpstreamResponseError(
+                f"the LLM's answer is over the {cap}-byte limit",
+                reason=f"answer over NEWSBRIEF_LLM_MAX_RESPONSE_BYTES={cap}",
+            )
+            error.retryable = False  # a model that floods once floods again
+            raise error
+        return b"".join(chunks)
 
 
 @asynccontextmanager

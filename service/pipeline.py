@@ -26,6 +26,7 @@ from service.errors import (
 from service.grounding import locate, sha256_text, strip_foreign_links, unsupported_numbers
 from service.llm import CallStats, LLMClient, Reply
 from service.prompts import Prompt, PromptRegistry
+from service.providers import ChatRequest
 from service.schemas import (
     ArticleInfo,
     Claim,
@@ -100,19 +101,16 @@ async def _llm_brief(
 ) -> SummaryResponse:
     deadline = time.monotonic() + settings.request_deadline_s
     article = request.article.text
-    messages = llm.schema_hint() + prompt.render(request.article, request.options, llm.schema)
+    messages = prompt.render(request.article, request.options, llm.schema)
     stats = CallStats()
     reasks = 0
     grounding_reasked = False
     accepted: LLMOutput | None = None  # the latest valid answer, kept so no reask loses it
     while True:
-        reply = await llm.complete(
-            messages,
-            temperature=prompt.spec.temperature,
-            max_tokens=prompt.spec.max_output_tokens,
-            deadline=deadline,
-            stats=stats,
+        question = ChatRequest(
+            messages, prompt.spec.temperature, prompt.spec.max_output_tokens, deadline
         )
+        reply = await llm.complete(question, stats)
         output, errors = parse_reply(reply, stats.calls)
         if output is not None:
             accepted = output
@@ -134,7 +132,7 @@ async def _llm_brief(
         log.debug("reask", extra={"reask": reasks, "problems": len(errors)})
         messages = [
             *messages,
-            {"role": "assistant", "content": reply.content or ""},
+            {"role": "assistant", "content": _echo(reply.content)},
             {"role": "user", "content": prompt.render_reask(errors)},
         ]
     usage = Usage(
@@ -152,8 +150,6 @@ def parse_reply(reply: Reply, attempts: int) -> tuple[LLMOutput | None, list[str
     """The validated output, or the exact problems to send back in a reask."""
     if reply.refusal:
         raise RefusalError(reply.refusal, attempts=attempts)
-    if reply.finish_reason == "content_filter":
-        raise RefusalError("the provider's content filter stopped the answer", attempts=attempts)
     if reply.finish_reason == "length":
         return None, ["the answer was cut off at the token limit; answer more briefly"]
     if reply.finish_reason == "empty_choices" or not (reply.content or "").strip():
@@ -170,6 +166,17 @@ def parse_reply(reply: Reply, attempts: int) -> tuple[LLMOutput | None, list[str
         ]
     oversized = _oversized(output)
     return (None, oversized) if oversized else (output, [])
+
+
+# A bad answer is echoed back in a reask so the model can fix it; a huge one would only cost
+# tokens and could overflow the context, so past this many characters only its size is sent.
+_ECHO_MAX_CHARS = 20_000
+
+
+def _echo(content: str | None) -> str:
+    if content is None or len(content) <= _ECHO_MAX_CHARS:
+        return content or ""
+    return f"(your previous answer, {len(content)} characters long, is not repeated here)"
 
 
 # Generous bounds: a brief never needs more, and a model flooding a field is obeying something.

@@ -16,6 +16,10 @@ DEFAULT_PROMPTS_DIR = next(
     PACKAGE_DIR.parent / "prompts",
 )
 
+Provider = Literal["openai", "azure", "ollama", "vllm", "llamacpp", "openrouter", "generic"]
+ResponseFormat = Literal["json_schema", "json_object"]
+TokenParam = Literal["max_completion_tokens", "max_tokens"]
+
 _PLACEHOLDER_SECRETS = {"changeme", "changethis", "your-api-key", "sk-...", "sk-xxx", "xxx"}
 
 
@@ -33,7 +37,15 @@ class Settings(BaseSettings):
         default=None, validation_alias=AliasChoices("NEWSBRIEF_LLM_API_KEY", "OPENAI_API_KEY")
     )
     llm_model: str = "gpt-4o-mini"
-    llm_response_format: Literal["json_schema", "json_object"] = "json_schema"
+    # The provider profile sets the defaults below; each set explicitly wins (service.providers).
+    llm_provider: Provider = "openai"
+    llm_response_format: ResponseFormat | None = None
+    llm_token_param: TokenParam | None = None
+    llm_temperature: Annotated[float, Field(ge=0, le=2)] | Literal["omit"] | None = None
+    llm_max_output_tokens: int | None = Field(default=None, gt=0)
+    llm_reasoning_effort: str | None = Field(default=None, min_length=1, max_length=20)
+    llm_reasoning_model: bool | None = None
+    llm_max_response_bytes: int = Field(default=1_000_000, ge=1024)
     llm_attempt_timeout_s: float = Field(default=30.0, gt=0)
     llm_max_attempts: int = Field(default=4, ge=1, le=10)
     llm_backoff_initial_s: float = Field(default=0.5, ge=0)

@@ -29,7 +29,10 @@ PROBLEMS: dict[type[errors.NewsbriefError], tuple[int, str, str]] = {
     errors.CircuitOpenError: (503, "llm-circuit-open", "LLM calls paused after failures"),
     errors.UpstreamUnavailableError: (503, "llm-unavailable", "LLM unavailable"),
     errors.UpstreamRejectedError: (502, "llm-rejected-request", "LLM rejected the request"),
+    errors.BadUpstreamResponseError: (502, "llm-bad-response", "LLM answer unreadable"),
+    errors.OutputBudgetError: (502, "llm-output-budget", "LLM output budget exhausted"),
     errors.InvalidOutputError: (502, "llm-invalid-output", "LLM output invalid"),
+    errors.ContentFilterError: (502, "llm-content-filter", "Blocked by the content filter"),
     errors.RefusalError: (502, "llm-refusal", "The model refused"),
     errors.UpstreamError: (502, "llm-error", "LLM error"),
     errors.DeadlineExceededError: (504, "deadline-exceeded", "Request deadline exceeded"),
@@ -37,6 +40,8 @@ PROBLEMS: dict[type[errors.NewsbriefError], tuple[int, str, str]] = {
     errors.NewsbriefError: (500, "internal", "Internal error"),
 }
 DEFAULT_RETRY_AFTER_S = 5
+# What we tell clients to wait, whatever the upstream asked of us: never a 301-digit header.
+MAX_RETRY_AFTER_S = 600
 
 
 def problem(
@@ -60,7 +65,7 @@ def problem_for(exc: errors.NewsbriefError) -> JSONResponse:
         isinstance(exc, errors.UpstreamQuotaError)
     ):
         wait = exc.retry_after if exc.retry_after is not None else DEFAULT_RETRY_AFTER_S
-        headers["Retry-After"] = str(max(1, math.ceil(wait)))
+        headers["Retry-After"] = str(max(1, math.ceil(min(MAX_RETRY_AFTER_S, wait))))
     if isinstance(exc, errors.UnauthorizedError):
         headers["WWW-Authenticate"] = 'Bearer realm="newsbrief"'
     if isinstance(exc, errors.UpstreamError):

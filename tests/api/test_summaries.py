@@ -139,10 +139,16 @@ def test_length_cut_answer_is_reasked(
 
 
 @pytest.mark.parametrize(
-    "reply",
+    ("reply", "slug"),
     [
-        pytest.param({"content": None, "refusal": "I can't help with that."}, id="refusal"),
-        pytest.param({"content": None, "finish_reason": "content_filter"}, id="content-filter"),
+        pytest.param(
+            {"content": None, "refusal": "I can't help with that."}, "llm-refusal", id="refusal"
+        ),
+        pytest.param(
+            {"content": None, "finish_reason": "content_filter"},
+            "llm-content-filter",
+            id="content-filter",
+        ),
     ],
 )
 def test_refusal_is_a_typed_502_and_not_retried(
@@ -151,11 +157,12 @@ def test_refusal_is_a_typed_502_and_not_retried(
     completion: Completion,
     article: str,
     reply: dict[str, Any],
+    slug: str,
 ) -> None:
     route = llm_mock.post("/chat/completions").respond(200, json=completion(**reply))
     response = post(client, article)
     assert response.status_code == 502
-    assert response.json()["type"].endswith("/llm-refusal") and route.call_count == 1
+    assert response.json()["type"].endswith("/" + slug) and route.call_count == 1
 
 
 def test_output_still_invalid_after_reasks_is_502_with_the_errors(
