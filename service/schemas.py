@@ -129,7 +129,14 @@ def strict_json_schema(model: type[BaseModel]) -> dict[str, Any]:
 
     def tighten(node: Any) -> Any:
         if isinstance(node, dict):
-            node = {k: tighten(v) for k, v in node.items() if k not in ("title", "default")}
+            # "title" and "default" are keywords to drop, except as the names of properties.
+            node = {
+                k: {name: tighten(sub) for name, sub in v.items()}
+                if k == "properties" and isinstance(v, dict)
+                else tighten(v)
+                for k, v in node.items()
+                if k not in ("title", "default")
+            }
             if node.get("type") == "object" and "properties" in node:
                 node["required"] = list(node["properties"])
                 node["additionalProperties"] = False

@@ -11,6 +11,7 @@ import httpx
 import openai
 import pytest
 import respx
+from pydantic import BaseModel, Field
 
 from service import errors
 from service.llm import (
@@ -22,7 +23,7 @@ from service.llm import (
     map_openai_error,
 )
 from service.providers import ChatRequest
-from service.schemas import LLM_OUTPUT_SCHEMA
+from service.schemas import LLM_OUTPUT_SCHEMA, strict_json_schema
 from service.settings import Settings
 from tests.conftest import CHAT_URL
 
@@ -98,6 +99,19 @@ def test_output_schema_is_strict_everywhere() -> None:
     for node in found:
         assert node["additionalProperties"] is False
         assert sorted(node["required"]) == sorted(node["properties"])
+
+
+def test_strict_schema_keeps_properties_named_title_and_default() -> None:
+    class Headline(BaseModel):
+        title: str = Field(title="Title", description="the headline")
+        default: int = 3
+
+    schema = strict_json_schema(Headline)
+    assert schema["properties"] == {
+        "title": {"type": "string", "description": "the headline"},
+        "default": {"type": "integer"},
+    }
+    assert schema["required"] == ["title", "default"] and "title" not in schema
 
 
 async def test_json_object_mode_describes_the_schema_in_the_one_system_message(
