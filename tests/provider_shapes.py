@@ -559,9 +559,7 @@ SHAPES: list[Shape] = [
         (
             Answer(
                 200,
-                ok(
-                    usage={"prompt_tokens": None, "completion_tokens": None, "total_tokens": None}
-                ),
+                ok(usage={"prompt_tokens": None, "completion_tokens": None, "total_tokens": None}),
             ),
         ),
         "200",

@@ -7,9 +7,8 @@ docs/RELIABILITY.md's "Provider shapes" section must hold the same rows (a test 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -36,8 +35,11 @@ def raw(answer: Answer) -> httpx.Response:
     return httpx.Response(answer.status, headers=headers, content=content)
 
 
+AppFor = Callable[[Shape], TestClient]
+
+
 @pytest.fixture
-def served(settings: Settings, llm_mock: respx.MockRouter) -> Iterator[tuple[Any, respx.Route]]:
+def served(settings: Settings, llm_mock: respx.MockRouter) -> tuple[AppFor, respx.Route]:
     """A factory: the real app for a shape's settings, with the shape's answers served in order."""
     route = llm_mock.post("/chat/completions")
 
@@ -48,12 +50,12 @@ def served(settings: Settings, llm_mock: respx.MockRouter) -> Iterator[tuple[Any
             create_app(settings.model_copy(update=shape.settings)), raise_server_exceptions=False
         )
 
-    yield app_for, route
+    return app_for, route
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=shape_id)
 def test_every_provider_shape_ends_in_200_or_its_problem(
-    served: tuple[Any, respx.Route], article: str, shape: Shape
+    served: tuple[AppFor, respx.Route], article: str, shape: Shape
 ) -> None:
     app_for, route = served
     with app_for(shape) as client:
@@ -79,7 +81,7 @@ def test_every_provider_shape_ends_in_200_or_its_problem(
 
 
 def test_usage_counts_sent_as_strings_are_counted(
-    served: tuple[Any, respx.Route], article: str
+    served: tuple[AppFor, respx.Route], article: str
 ) -> None:
     [shape] = [s for s in SHAPES if s.name == "usage counts as strings"]
     app_for, _ = served
