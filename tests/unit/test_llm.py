@@ -21,7 +21,9 @@ from service.llm import (
     LLMClient,
     build_openai_client,
     map_openai_error,
+    retry_after_seconds,
 )
+from service.logs import RequestIdFilter, request_id
 from service.providers import ChatRequest
 from service.schemas import LLM_OUTPUT_SCHEMA, strict_json_schema
 from service.settings import Settings
@@ -280,3 +282,103 @@ def test_mapping_keeps_the_cause_readable() -> None:
         )
     )
     assert isinstance(mapped, errors.UpstreamRejectedError) and mapped.status == 401
+
+
+@pytest.mark.parametrize(
+    ("headers", "seconds"),
+    [
+        pytest.param({"retry-after": "3"}, 3.0, id="seconds"),
+        pytest.param({"retry-after-ms": "250"}, 0.25, id="ms"),
+        pytest.param({"retry-after-ms": "250", "retry-after": "9"}, 0.25, id="ms-wins"),
+        pytest.param({"retry-after": "soon"}, None, id="word"),
+        pytest.param({"retry-after": ""}, None, id="empty"),
+        pytest.param({"retry-after": "Thu, 01 Jan 1970 00:00:00 GMT"}, 0.0, id="date-past"),
+        pytest.param({"retry-after-ms": "inf"}, MAX_SERVER_WAIT_S, id="ms-inf"),
+        pytest.param({"retry-after-ms": "1e300"}, MAX_SERVER_WAIT_S, id="ms-huge"),
+        pytest.param({"retry-after": "1e300"}, MAX_SERVER_WAIT_S, id="s-huge"),
+        pytest.param({"retry-after-ms": "-5"}, 0.0, id="ms-negative"),
+        pytest.param({"retry-after-ms": "NaN"}, None, id="ms-nan"),
+        pytest.param({"retry-after-ms": "NaN", "retry-after": "2"}, 2.0, id="nan-falls-back"),
+        pytest.param({"retry-after": "-inf"}, 0.0, id="s-minus-inf"),
+    ],
+)
+def test_retry_after_is_read_whatever_is_sent(
+    headers: dict[str, str], seconds: float | None
+) -> None:
+    assert retry_after_seconds(httpx.Headers(headers)) == seconds
+
+
+@pytest.mark.parametrize(
+    ("status", "should_retry", "calls"),
+    [
+        pytest.param(500, "false", 1, id="5xx-told-not-to"),
+        pytest.param(429, "false", 1, id="429-told-not-to"),
+        pytest.param(400, "true", 3, id="400-told-to"),
+        pytest.param(500, "maybe", 3, id="junk-ignored"),
+    ],
+)
+async def test_x_should_retry_is_honoured(
+    llm: LLMClient, llm_mock: respx.MockRouter, status: int, should_retry: str, calls: int
+) -> None:
+    route = llm_mock.post("/chat/completions").respond(
+        status, headers={"x-should-retry": should_retry}, json={"error": {"message": "x"}}
+    )
+    with pytest.raises(errors.UpstreamError):
+        await call(llm)
+    assert route.call_count == calls
+
+
+@pytest.mark.parametrize(
+    ("answer", "opens"),
+    [
+        pytest.param(httpx.Response(200, text="<html>proxy</html>"), True, id="not-json"),
+        pytest.param(httpx.Response(200, json={"error": {"code": 503}}), True, id="error-in-200"),
+        pytest.param(httpx.Response(503), True, id="503"),
+        pytest.param(httpx.Response(401, json={"error": {"message": "k"}}), False, id="401"),
+    ],
+)
+async def test_the_breaker_counts_what_says_the_upstream_is_down(
+    settings: Settings, llm_mock: respx.MockRouter, answer: httpx.Response, opens: bool
+) -> None:
+    settings = settings.model_copy(update={"breaker_failures": 2, "llm_max_attempts": 1})
+    llm_mock.post("/chat/completions").mock(return_value=answer)
+    async with httpx.AsyncClient() as http:
+        llm = LLMClient(build_openai_client(settings, http), settings)
+        for _ in range(2):
+            with pytest.raises(errors.UpstreamError):
+                await call(llm)
+    assert (llm.breaker.state == "open") is opens
+
+
+async def test_each_failed_attempt_is_logged_once_with_the_request_id_and_no_key(
+    llm: LLMClient, llm_mock: respx.MockRouter, caplog: pytest.LogCaptureFixture
+) -> None:
+    message = "Incorrect API key provided: sk-proj-abcd****WXYZ (org org-fict0nal)"
+    llm_mock.post("/chat/completions").respond(401, json={"error": {"message": message}})
+    caplog.handler.addFilter(RequestIdFilter())
+    token = request_id.set("req-canary")
+    try:
+        with pytest.raises(errors.UpstreamRejectedError) as info:
+            await call(llm)
+    finally:
+        request_id.reset(token)
+    [record] = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert record.getMessage() == "LLM attempt failed"
+    assert getattr(record, "request_id", None) == "req-canary"
+    reason = getattr(record, "reason", "")
+    assert "HTTP 401" in reason and "Incorrect API key provided" in reason
+    assert "WXYZ" not in reason and "fict0nal" not in reason
+    public = str(info.value)
+    assert "NEWSBRIEF_LLM_API_KEY" in public and "Incorrect" not in public
+
+
+async def test_an_answer_over_the_size_cap_is_not_read_nor_retried(
+    settings: Settings, llm_mock: respx.MockRouter, completion: Callable[..., dict[str, Any]]
+) -> None:
+    settings = settings.model_copy(update={"llm_max_response_bytes": 2048})
+    route = llm_mock.post("/chat/completions").respond(200, json=completion("x" * 4000))
+    async with httpx.AsyncClient() as http:
+        llm = LLMClient(build_openai_client(settings, http), settings)
+        with pytest.raises(errors.BadUpstreamResponseError) as info:
+            await call(llm)
+    assert route.call_count == 1 and "2048-byte" in str(info.value)
