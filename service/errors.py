@@ -186,7 +186,7 @@ class RefusalError(UpstreamError):
     """The model declined to answer."""
 
     def __init__(self, refusal: str, *, attempts: int) -> None:
-        super().__init__(f"the model refused: {refusal[:300]}", attempts=attempts)
+        super().__init__(f"the model refused: {refusal[:200]}", attempts=attempts)
         self.refusal = refusal
 
 

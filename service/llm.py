@@ -124,6 +124,8 @@ def classify(status: int, code: object, message: str, headers: Mapping[str, str]
             403: "; check NEWSBRIEF_LLM_API_KEY and the model's access",
             404: "; check NEWSBRIEF_LLM_MODEL and NEWSBRIEF_LLM_BASE_URL",
         }.get(status, "; the server log has the upstream's reason")
+        if code_text.startswith("unsupported_"):  # e.g. temperature on a reasoning model
+            hint = "; a parameter does not suit this model: see NEWSBRIEF_LLM_PROVIDER"
         error = UpstreamRejectedError(
             f"the LLM rejected the call with HTTP {status}{hint}", status=status, reason=reason
         )
@@ -132,6 +134,28 @@ def classify(status: int, code: object, message: str, headers: Mapping[str, str]
     if should_retry in ("true", "false"):
         error.retryable = should_retry == "true"
     return error
+
+
+# An error object inside a 200 names its kind by a code: a number (OpenRouter) or a word.
+_CODE_STATUS = {
+    "invalid_api_key": 401,
+    "authentication_error": 401,
+    "permission_denied": 403,
+    "model_not_found": 404,
+    "not_found_error": 404,
+    "rate_limit_exceeded": 429,
+    "invalid_request_error": 400,
+    "context_length_exceeded": 400,
+    "content_filter": 400,
+    "insufficient_quota": 429,
+}
+
+
+def _status_of(code: object) -> int:
+    number = _count(code)
+    if 100 <= number <= 599:
+        return number
+    return _CODE_STATUS.get(str(code).lower(), 502)  # unknown: a failure while generating
 
 
 def _status_error(exc: openai.APIStatusError) -> UpstreamError:
@@ -249,9 +273,8 @@ def read_completion(raw: bytes, headers: Mapping[str, str], cap: int, stats: Cal
     if error:  # OpenRouter and some proxies report failures inside a 200
         if not isinstance(error, dict):
             error = {"message": str(error)}
-        code = error.get("code")
-        status = _count(code) if 100 <= _count(code) <= 599 else 502
-        raise classify(status, code, str(error.get("message", "")), headers)
+        code = error.get("code") or error.get("type")
+        raise classify(_status_of(code), code, str(error.get("message", "")), headers)
     usage: dict[str, Any] = data["usage"] if isinstance(data.get("usage"), dict) else {}
     stats.prompt_tokens += _count(usage.get("prompt_tokens"))
     stats.completion_tokens += _count(usage.get("completion_tokens"))

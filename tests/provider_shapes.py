@@ -417,6 +417,20 @@ SHAPES: list[Shape] = [
         settings={"llm_provider": "openrouter"},
     ),
     Shape(
+        "compatible proxy",
+        "error object inside a 200 with a word code (invalid_api_key)",
+        (Answer(200, {"error": {"code": "invalid_api_key", "message": INVALID_KEY}}),),
+        "llm-rejected-request",
+        calls=1,
+    ),
+    Shape(
+        "compatible proxy",
+        "error object inside a 200 with only a type (server_error), then 200",
+        (Answer(200, {"error": {"type": "server_error", "message": "try again"}}), OK),
+        "200",
+        calls=2,
+    ),
+    Shape(
         "OpenRouter",
         "error inside choices[0] with finish_reason error, then 200",
         (

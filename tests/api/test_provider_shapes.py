@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from service.api import create_app
 from service.api.problems import MAX_RETRY_AFTER_S
 from service.settings import Settings
-from tests.provider_shapes import SECRET_BITS, SHAPES, Answer, Shape
+from tests.provider_shapes import OK, SECRET_BITS, SHAPES, Answer, Shape, choice, ok
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTCOMES: dict[str, str] = {}  # shape id → outcome as the table shows it
@@ -88,6 +88,18 @@ def test_usage_counts_sent_as_strings_are_counted(
     with app_for(shape) as client:
         usage = client.post("/v1/summaries", json={"article": {"text": article}}).json()["usage"]
     assert (usage["prompt_tokens"], usage["completion_tokens"]) == (812, 0)
+
+
+def test_a_huge_bad_answer_is_not_sent_back_in_the_reask(
+    served: tuple[AppFor, respx.Route], article: str
+) -> None:
+    huge = Answer(200, ok(choices=[choice({"role": "assistant", "content": "{" * 300_000})]))
+    app_for, route = served
+    with app_for(Shape("any", "huge invalid answer, then a good one", (huge, OK), "200")) as client:
+        response = client.post("/v1/summaries", json={"article": {"text": article}})
+    assert response.status_code == 200 and route.call_count == 2
+    reask = route.calls[1].request.content
+    assert len(reask) < 100_000 and b"{{{{" not in reask
 
 
 def render() -> str:
