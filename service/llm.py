@@ -258,7 +258,7 @@ def read_completion(raw: bytes, headers: Mapping[str, str], cap: int, stats: Cal
     """The Reply in one Chat Completions body, or the upstream error the body stands for."""
     try:
         data = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
         raise BadUpstreamResponseError(
             "the LLM's answer is not JSON", reason=scrub(f"a 200 body that is not JSON: {raw!r}")
         ) from None
@@ -267,9 +267,8 @@ def read_completion(raw: bytes, headers: Mapping[str, str], cap: int, stats: Cal
             "the LLM's answer is not a completion", reason=f"a JSON {type(data).__name__}"
         )
     choices = data.get("choices")
-    error = data.get("error") or (
-        choices[0].get("error") if choices and isinstance(choices[0], dict) else None
-    )
+    first = choices[0] if isinstance(choices, list) and choices else None
+    error = data.get("error") or (first.get("error") if isinstance(first, dict) else None)
     if error:  # OpenRouter and some proxies report failures inside a 200
         if not isinstance(error, dict):
             error = {"message": str(error)}
@@ -280,16 +279,15 @@ def read_completion(raw: bytes, headers: Mapping[str, str], cap: int, stats: Cal
     stats.completion_tokens += _count(usage.get("completion_tokens"))
     if choices == []:
         return Reply(None, None, "empty_choices")
-    if not isinstance(choices, list) or not isinstance(choices[0], dict):
+    if not isinstance(first, dict):
         raise BadUpstreamResponseError(
-            "the LLM's answer is not a completion", reason=f"choices is {str(choices)[:100]}"
+            "the LLM's answer is not a completion", reason=f"choices is {choices!r:.100}"
         )
-    choice = choices[0]
-    finish_reason = choice.get("finish_reason")
+    finish_reason = first.get("finish_reason")
     finish_reason = str(finish_reason) if finish_reason is not None else None
     if finish_reason == "content_filter":
         raise ContentFilterError(reason="finish_reason content_filter")
-    message = choice.get("message")
+    message = first.get("message")
     if not isinstance(message, dict):
         raise BadUpstreamResponseError(
             "the LLM's answer has no message", reason=f"choices[0].message is {message!r:.50}"

@@ -620,6 +620,18 @@ SHAPES: list[Shape] = [
         "broken proxy", "choices not a list", (Answer(200, ok(choices="none")),), "llm-bad-response"
     ),
     Shape("broken proxy", "body is a JSON list", (Answer(200, []),), "llm-bad-response"),
+    Shape(
+        "broken proxy",
+        "choices as an object",
+        (Answer(200, ok(choices={"0": {"message": {"content": BRIEF}}})),),
+        "llm-bad-response",
+    ),
+    Shape(
+        "broken proxy",
+        "JSON nested deeper than any parser goes",
+        (Answer(200, b"[" * 200_000),),
+        "llm-bad-response",
+    ),
     Shape("broken proxy", "body is JSON null", (Answer(200, b"null"),), "llm-bad-response"),
     Shape("broken proxy", "empty 200 body", (Answer(200, b""),), "llm-bad-response"),
     Shape(
