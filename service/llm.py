@@ -44,7 +44,7 @@ from service.settings import Settings
 log = logging.getLogger(__name__)
 RETRYABLE_STATUS = frozenset({408, 409, 429})  # and every 5xx
 MAX_SERVER_WAIT_S = 86_400.0  # a longer Retry-After is as good as "not today"
-_SECRETS = re.compile(r"(sk-|org-|proj_|Bearer\s+)[\w*.-]{3,}", re.IGNORECASE)
+_SECRETS = re.compile(r"\b(sk-|org-|proj_|Bearer\s+)[\w*.-]{3,}", re.IGNORECASE)
 _QUOTA_CODES = {"insufficient_quota", "billing_hard_limit_reached", "quota_exceeded"}
 
 
@@ -260,7 +260,8 @@ def read_completion(raw: bytes, headers: Mapping[str, str], cap: int, stats: Cal
         data = json.loads(raw)
     except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
         raise BadUpstreamResponseError(
-            "the LLM's answer is not JSON", reason=scrub(f"a 200 body that is not JSON: {raw!r}")
+            "the LLM's answer is not JSON",
+            reason=scrub(f"a 200 body that is not JSON: {raw[:300]!r}"),
         ) from None
     if not isinstance(data, dict):
         raise BadUpstreamResponseError(
