@@ -44,6 +44,7 @@ FAULT_KINDS = {
     "image, an invented quote, flipped stances",
     "extra_keys": "an answer with keys the schema does not have",
     "huge": "a 50 KB headline",
+    "raw": "{status?, headers?, body (text) or json}: a provider's answer exactly as scripted",
 }
 
 
@@ -224,6 +225,10 @@ def _serve(fault: dict[str, Any], article: str, prompt_chars: int = 400) -> Resp
         status = int(fault["status"])
         error = {"message": f"fake {status}", "type": fault.get("code"), "code": fault.get("code")}
         return JSONResponse({"error": error}, status_code=status, headers=fault.get("headers"))
+    if kind == "raw":
+        content = fault["body"].encode() if "body" in fault else json.dumps(fault["json"]).encode()
+        headers = {"content-type": "application/json"} | fault.get("headers", {})
+        return Response(content, status_code=int(fault.get("status", 200)), headers=headers)
     if kind == "reset":
         return StreamingResponse(_reset_midway(answer(article)), media_type="application/json")
     if kind == "trickle":
