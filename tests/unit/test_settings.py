@@ -51,3 +51,40 @@ def test_dotenv_is_read(tmp_path: object) -> None:
 def test_key_is_never_printed() -> None:
     settings = Settings(llm_api_key="secret-value-123")
     assert "secret-value-123" not in repr(settings) and "secret-value-123" not in str(settings)
+
+
+@pytest.mark.parametrize(
+    ("env", "field", "value"),
+    [
+        ({"NEWSBRIEF_LLM_PROVIDER": "ollama"}, "llm_provider", "ollama"),
+        ({"NEWSBRIEF_LLM_TEMPERATURE": "omit"}, "llm_temperature", "omit"),
+        ({"NEWSBRIEF_LLM_TEMPERATURE": "0.7"}, "llm_temperature", 0.7),
+        ({"NEWSBRIEF_LLM_REASONING_MODEL": "true"}, "llm_reasoning_model", True),
+        ({"NEWSBRIEF_LLM_TOKEN_PARAM": "max_tokens"}, "llm_token_param", "max_tokens"),
+        ({"NEWSBRIEF_LLM_MAX_OUTPUT_TOKENS": "4096"}, "llm_max_output_tokens", 4096),
+    ],
+)
+def test_provider_settings_read_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], field: str, value: object
+) -> None:
+    for name, raw in env.items():
+        monkeypatch.setenv(name, raw)
+    assert getattr(Settings(), field) == value
+
+
+@pytest.mark.parametrize(
+    ("name", "raw"),
+    [
+        ("NEWSBRIEF_LLM_PROVIDER", "anthropic"),
+        ("NEWSBRIEF_LLM_TEMPERATURE", "3"),
+        ("NEWSBRIEF_LLM_TEMPERATURE", "none"),
+        ("NEWSBRIEF_LLM_TOKEN_PARAM", "max_output_tokens"),
+        ("NEWSBRIEF_LLM_MAX_OUTPUT_TOKENS", "0"),
+    ],
+)
+def test_bad_provider_settings_fail_at_start(
+    monkeypatch: pytest.MonkeyPatch, name: str, raw: str
+) -> None:
+    monkeypatch.setenv(name, raw)
+    with pytest.raises(ValidationError):
+        Settings()
