@@ -13,7 +13,7 @@ import respx
 from fastapi.testclient import TestClient
 
 from service.api import create_app
-from service.providers import REASONING_ALLOWANCE, is_reasoning_model
+from service.providers import REASONING_ALLOWANCE
 from service.settings import Settings
 from tests.conftest import GOOD_EVIDENCE, brief_json, claim, completion_json
 
@@ -135,26 +135,3 @@ def test_each_profile_sends_what_its_server_reads(
     if body["response_format"]["type"] == "json_object":
         assert '"claims"' in body["messages"][0]["content"]  # the schema, described in it
         assert body["messages"][0]["content"].startswith("You are a careful news analyst")
-
-
-@pytest.mark.parametrize(
-    ("model", "reasoning"),
-    [
-        ("gpt-5", True),
-        ("gpt-5-mini-2025-08-07", True),
-        ("gpt-5.1", True),
-        ("o1", True),
-        ("o3-mini", True),
-        ("o4-mini-high", True),
-        ("openai/o3", True),
-        ("codex-mini-latest", True),
-        ("gpt-5-chat-latest", False),
-        ("gpt-4o-mini", False),
-        ("gpt-4.1", False),
-        ("omni-moderation", False),
-        ("ollama/qwen3:8b", False),
-        ("olmo-2", False),
-    ],
-)
-def test_reasoning_models_are_told_apart_by_name(model: str, reasoning: bool) -> None:
-    assert is_reasoning_model(model) is reasoning
