@@ -259,9 +259,11 @@ def read_completion(raw: bytes, headers: Mapping[str, str], cap: int, stats: Cal
     try:
         data = json.loads(raw)
     except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
+        # Only the opening bytes: enough to tell an HTML page from cut-off JSON, too few to carry
+        # the answer's text (which quotes the article) into the log.
         raise BadUpstreamResponseError(
             "the LLM's answer is not JSON",
-            reason=scrub(f"a 200 body that is not JSON: {raw[:300]!r}"),
+            reason=f"a {len(raw)}-byte 200 body that is not JSON, starting {raw[:60]!r}",
         ) from None
     if not isinstance(data, dict):
         raise BadUpstreamResponseError(
@@ -282,7 +284,7 @@ def read_completion(raw: bytes, headers: Mapping[str, str], cap: int, stats: Cal
         return Reply(None, None, "empty_choices")
     if not isinstance(first, dict):
         raise BadUpstreamResponseError(
-            "the LLM's answer is not a completion", reason=f"choices is {choices!r:.100}"
+            "the LLM's answer is not a completion", reason=f"choices is a {type(choices).__name__}"
         )
     finish_reason = first.get("finish_reason")
     finish_reason = str(finish_reason) if finish_reason is not None else None
@@ -291,7 +293,8 @@ def read_completion(raw: bytes, headers: Mapping[str, str], cap: int, stats: Cal
     message = first.get("message")
     if not isinstance(message, dict):
         raise BadUpstreamResponseError(
-            "the LLM's answer has no message", reason=f"choices[0].message is {message!r:.50}"
+            "the LLM's answer has no message",
+            reason=f"choices[0].message is a {type(message).__name__}",
         )
     content = _text(message.get("content"))
     if finish_reason == "length" and not (content or "").strip():
