@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,9 +33,12 @@ SETTINGS = {
 }
 
 
+LOG = tempfile.TemporaryFile()  # noqa: SIM115 - read after the run, closed with the module
+
+
 @pytest.fixture(scope="module")
 def stack() -> Iterator[tuple[str, str]]:
-    with fake_llm() as fake, service(llm_base_url=f"{fake}/v1", **SETTINGS) as api:
+    with fake_llm() as fake, service(LOG, llm_base_url=f"{fake}/v1", **SETTINGS) as api:
         yield fake, api
 
 
@@ -68,3 +72,17 @@ def test_every_shape_through_the_served_app(stack: tuple[str, str]) -> None:
         if got != shape.expect or response.status_code == 500:
             wrong[f"{shape.provider}: {shape.name}"] = f"{response.status_code} {got}"
     assert not wrong, json.dumps(wrong, indent=1)
+
+
+def test_failed_attempts_are_logged_with_request_ids_and_without_article_or_key(
+    stack: tuple[str, str],
+) -> None:
+    """Runs after the corpus: its failures are in the log, the article's words are not."""
+    LOG.seek(0)
+    lines = [json.loads(line) for line in LOG.read().decode().splitlines() if line.startswith("{")]
+    failed = [e for e in lines if e["message"] == "LLM attempt failed"]
+    assert len(failed) >= len([s for s in SHAPES if s.expect != "200"])
+    assert all(e["level"] == "WARNING" and e["request_id"] != "-" and e["reason"] for e in failed)
+    text = "\n".join(json.dumps(e, ensure_ascii=False) for e in lines)
+    for canary in ("Ms. Okafor told reporters", "Port Aldine", "WXYZ", "org-fict0nal"):
+        assert canary not in text
