@@ -373,6 +373,19 @@ SHAPES: list[Shape] = [
     ),
     Shape(
         "llama.cpp",
+        "content wrapped in a json code fence",
+        (
+            Answer(
+                200,
+                ok(choices=[choice({"role": "assistant", "content": f"```json\n{BRIEF}\n```"})]),
+            ),
+        ),
+        "200",
+        calls=1,
+        settings={"llm_provider": "llamacpp"},
+    ),
+    Shape(
+        "llama.cpp",
         "503 loading model, then 200",
         (error(503, "Loading model", 503, type="unavailable_error"), OK),
         "200",
@@ -614,6 +627,19 @@ SHAPES: list[Shape] = [
         (Answer(200, json.dumps(ok()).encode()[:150]), OK),
         "200",
         calls=2,
+    ),
+    Shape(
+        "broken proxy",
+        "an SSE stream although none was asked for",
+        (
+            Answer(
+                200,
+                f"data: {json.dumps(ok())}\n\ndata: [DONE]\n\n".encode(),
+                {"content-type": "text/event-stream"},
+            ),
+        ),
+        "llm-bad-response",
+        calls=3,
     ),
     Shape("broken proxy", "choices [{}]", (Answer(200, ok(choices=[{}])),), "llm-bad-response"),
     Shape(
