@@ -8,7 +8,7 @@
     │   └── RateLimitedError         this API key sent too many requests; try later
     ├── PromptFileError              a prompt file is invalid (raised at load, never per request)
     ├── UpstreamError                the LLM gave no usable answer
-    │   ├── UpstreamUnavailableError timeouts, connection errors, 408/409/429/5xx (or in a 200), retried
+    │   ├── UpstreamUnavailableError timeouts, connection errors, 408/409/429/5xx, even in a 200
     │   │   ├── UpstreamQuotaError   the account's quota is exhausted; retrying cannot help
     │   │   ├── CapacityError        too many calls already in flight to the LLM; try later
     │   │   └── CircuitOpenError     the LLM kept failing; calls are paused for a cool-down
