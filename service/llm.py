@@ -408,7 +408,7 @@ class LLMClient:
                     "attempt": stats.calls,
                     "error": type(exc).__name__,
                     "reason": exc.reason,
-                    "will_retry": exc.retryable,
+                    "retryable": exc.retryable,
                 },
             )
             raise
