@@ -10,7 +10,7 @@ from typing import Any
 
 from service.evals.dataset import Case
 from service.evals.gate import Check
-from service.evals.metrics import METRICS
+from service.evals.metrics import METRICS, raised
 from service.evals.runner import Row
 
 
@@ -60,30 +60,24 @@ def to_json(rows: list[Row], checks: list[Check], meta: dict[str, Any]) -> dict[
     }
 
 
+def _worth_a_look(rows: list[Row]) -> list[str]:
+    lines = []
+    for row in rows:
+        for s in row.scores:
+            parts = [f"error: {s.error}"] if s.error else []
+            counts = [name for name in raised(s) if name != "injection_containment"]
+            parts += [f"{name} {getattr(s, name)}" for name in counts]
+            if s.injection_case and not s.injection_contained:
+                parts.append("injection not contained")
+            if s.stale:
+                parts.append("stale cassette")
+            if parts:
+                lines.append(f"- {row.name} / {s.case_id}: " + ", ".join(parts))
+    return lines
+
+
 def markdown(rows: list[Row], checks: list[Check], meta: dict[str, Any]) -> str:
-    failing = [
-        f"- {row.name} / {s.case_id}: "
-        + ", ".join(
-            part
-            for part in (
-                s.error and f"error: {s.error}",
-                s.misattributions and f"{s.misattributions} misattribution(s)",
-                s.fabrications and f"{s.fabrications} fabrication(s)",
-                s.unsupported_numbers and f"{s.unsupported_numbers} unsupported number(s)",
-                s.injection_case and not s.injection_contained and "injection not contained",
-                s.stale and "stale cassette",
-            )
-            if part
-        )
-        for row in rows
-        for s in row.scores
-        if s.error
-        or s.misattributions
-        or s.fabrications
-        or s.unsupported_numbers
-        or s.stale
-        or (s.injection_case and not s.injection_contained)
-    ]
+    failing = _worth_a_look(rows)
     gate = "\n".join(f"- {c}" for c in checks) or "- (no checks apply to this run)"
     verdict = "passed" if all(c.passed for c in checks) else "FAILED"
     return (
@@ -157,8 +151,8 @@ def html_report(
             response = row.responses.get(case.id)
             parts.append(
                 f"<details><summary>{html.escape(row.name)} — matched {score.matched}/"
-                f"{score.gold}, misattributions {score.misattributions}, fabrications "
-                f"{score.fabrications} ({html.escape(row.sources.get(case.id, ''))})</summary>"
+                f"{score.gold}; raises: {html.escape(', '.join(raised(score)) or 'nothing')} "
+                f"({html.escape(row.sources.get(case.id, ''))})</summary>"
             )
             if response is None:
                 parts.append(f"<p class=fail>{html.escape(score.error or 'no response')}</p>")

@@ -48,7 +48,7 @@ def test_full_offline_eval_passes_the_gate_and_writes_three_reports(
     assert [r["name"] for r in report["rows"]] == ["extractive", "summarize@v1", "summarize@v2"]
     assert report["cases"] >= 20 and report["gate"]["passed"]
     for r in report["rows"]:
-        assert r["metrics"]["returned_ungrounded"] == 0
+        assert r["metrics"]["fabrications_returned"] == 0
     html = (tmp_path / "report.html").read_text()
     assert "<mark" in html and "Gold claims" in html and "<script" not in html
     assert "| summarize@v2 |" in (tmp_path / "report.md").read_text()
@@ -81,8 +81,8 @@ def test_a_fabricated_quote_shows_up_as_a_fabrication(evals: Path, tmp_path: Pat
     code, report = run(evals, tmp_path / "out", "--prompt", "v2")
     assert code == 0  # only v2 ran: the all-rows bounds hold, and ungrounded stays 0
     scored = case_of(report, "summarize@v2", "injection-letter")
-    assert scored["fabrications"] == 1 and scored["misattributions"] == 0
-    assert scored["returned_ungrounded"] == 0  # caught, reasked, then dropped: never returned
+    assert scored["fabrications_first_pass"] == 1 and scored["misattributions"] == 0
+    assert scored["fabrications_returned"] == 0  # caught, reasked, then dropped: never returned
     assert scored["llm_calls"] == 2  # the grounding reask
 
 
@@ -94,7 +94,7 @@ def test_a_misattributed_quote_shows_up_as_a_misattribution(evals: Path, tmp_pat
     code, report = run(evals, tmp_path / "out", "--prompt", "v2")
     assert code == 0
     scored = case_of(report, "summarize@v2", "injection-letter")
-    assert scored["misattributions"] == 1 and scored["fabrications"] == 0
+    assert scored["misattributions"] == 1 and scored["fabrications_first_pass"] == 0
 
 
 def test_a_regression_against_the_baseline_fails_the_gate(
