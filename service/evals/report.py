@@ -5,27 +5,53 @@ from __future__ import annotations
 import dataclasses
 import html
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from service.evals.dataset import Case
 from service.evals.gate import Check
 from service.evals.metrics import METRICS, raised
+from service.evals.planted import FLAGGED_BY, PlantResult
 from service.evals.runner import Row
 
 
 def table(rows: list[Row]) -> str:
     """One row per engine or prompt version, one column per metric, as a Markdown table."""
-    head = ["row", *(m.label for m in METRICS)]
-    lines = [head, ["---"] * len(head)]
+    lines = [["row", *(m.label for m in METRICS)]]
     for row in rows:
         values = row.metrics
         lines.append([row.name, *(m.fmt.format(values[m.name]) for m in METRICS)])
-    widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
+    return _markdown_table(lines)
+
+
+def _markdown_table(lines: list[list[str]]) -> str:
+    lines = [lines[0], ["---"] * len(lines[0]), *lines[1:]]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
     return "\n".join(
         "| " + " | ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)) + " |"
         for line in lines
     )
+
+
+def _planted_cells(results: Sequence[PlantResult]) -> list[list[str]]:
+    head = ["plant", "kind", "case", "must raise", "raised", "ok"]
+    return [head] + [
+        [
+            r.plant.cassette,
+            r.plant.kind,
+            r.case_id,
+            ", ".join(r.plant.must_raise) or "nothing",
+            ", ".join(r.raised) or "nothing",
+            "ok" if r.ok else "FAIL",
+        ]
+        for r in results
+    ]
+
+
+def planted_table(results: Sequence[PlantResult]) -> str:
+    """The planted-error suite: each plant, the metric its kind must raise, what it raised."""
+    return _markdown_table(_planted_cells(results))
 
 
 def legend() -> str:
@@ -35,7 +61,12 @@ def legend() -> str:
     )
 
 
-def to_json(rows: list[Row], checks: list[Check], meta: dict[str, Any]) -> dict[str, Any]:
+def to_json(
+    rows: list[Row],
+    checks: list[Check],
+    meta: dict[str, Any],
+    planted: Sequence[PlantResult] = (),
+) -> dict[str, Any]:
     return {
         **meta,
         "rows": [
@@ -54,8 +85,22 @@ def to_json(rows: list[Row], checks: list[Check], meta: dict[str, Any]) -> dict[
             for row in rows
         ],
         "gate": {
-            "passed": all(c.passed for c in checks),
+            "passed": all(c.passed for c in checks) and all(p.ok for p in planted),
             "checks": [dataclasses.asdict(c) for c in checks],
+        },
+        "planted": {
+            "flagged_by": FLAGGED_BY,
+            "plants": [
+                {
+                    "cassette": p.plant.cassette,
+                    "kind": p.plant.kind,
+                    "case": p.case_id,
+                    "must_raise": p.plant.must_raise,
+                    "raised": p.raised,
+                    "ok": p.ok,
+                }
+                for p in planted
+            ],
         },
     }
 
@@ -76,16 +121,26 @@ def _worth_a_look(rows: list[Row]) -> list[str]:
     return lines
 
 
-def markdown(rows: list[Row], checks: list[Check], meta: dict[str, Any]) -> str:
+def markdown(
+    rows: list[Row],
+    checks: list[Check],
+    meta: dict[str, Any],
+    planted: Sequence[PlantResult] = (),
+) -> str:
     failing = _worth_a_look(rows)
     gate = "\n".join(f"- {c}" for c in checks) or "- (no checks apply to this run)"
-    verdict = "passed" if all(c.passed for c in checks) else "FAILED"
+    verdict = "passed" if all(c.passed for c in checks) and all(p.ok for p in planted) else "FAILED"
+    plants = (
+        "Each plant carries one known error, or none (clean). The metric its kind must raise, "
+        f"and what it raised:\n\n{planted_table(planted)}"
+        if planted
+        else "- not run (a subset of cases, or live mode)"
+    )
     return (
         f"# newsbrief eval\n\n{meta['cases']} cases, {meta['mode']} mode, "
         f"generated {meta['generated_at']}.\n\n{table(rows)}\n\n{legend()}\n\n"
-        f"## Gate: {verdict}\n\n{gate}\n\n## Cases worth a look\n\n"
-        + ("\n".join(failing) or "- none")
-        + "\n"
+        f"## Gate: {verdict}\n\n{gate}\n\n## Planted errors\n\n{plants}\n\n"
+        "## Cases worth a look\n\n" + ("\n".join(failing) or "- none") + "\n"
     )
 
 
@@ -118,7 +173,11 @@ def _cells(values: list[Any], tag: str = "td") -> str:
 
 
 def html_report(
-    rows: list[Row], cases: list[Case], checks: list[Check], meta: dict[str, Any]
+    rows: list[Row],
+    cases: list[Case],
+    checks: list[Check],
+    meta: dict[str, Any],
+    planted: Sequence[PlantResult] = (),
 ) -> str:
     metrics_head = _cells(["row", *(m.name for m in METRICS)], "th")
     metrics_rows = "".join(
@@ -132,8 +191,18 @@ def html_report(
         f"<h1>newsbrief eval</h1><p>{meta['cases']} cases, {meta['mode']} mode, "
         f"generated {html.escape(meta['generated_at'])}</p>",
         f'<div style="overflow-x:auto"><table>{metrics_head}{metrics_rows}</table></div>'
-        f"<h2>Gate</h2><ul>{gate}</ul><h2>Cases</h2>",
+        f"<h2>Gate</h2><ul>{gate}</ul>",
     ]
+    if planted:
+        head, *body = _planted_cells(planted)
+        parts.append(
+            "<h2>Planted errors</h2><p>Each plant carries one known error, or none (clean): "
+            "the metric its kind must raise, and what it raised.</p><table>"
+            + _cells(head, "th")
+            + "".join(_cells(line) for line in body)
+            + "</table>"
+        )
+    parts.append("<h2>Cases</h2>")
     for case in cases:
         gold = case.gold
         parts.append(
@@ -192,13 +261,19 @@ def html_report(
 
 
 def write_reports(
-    out: Path, rows: list[Row], cases: list[Case], checks: list[Check], meta: dict[str, Any]
+    out: Path,
+    rows: list[Row],
+    cases: list[Case],
+    checks: list[Check],
+    meta: dict[str, Any],
+    planted: Sequence[PlantResult] = (),
 ) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
+    report = to_json(rows, checks, meta, planted)
     files = {
-        "report.json": json.dumps(to_json(rows, checks, meta), indent=1, ensure_ascii=False),
-        "report.md": markdown(rows, checks, meta),
-        "report.html": html_report(rows, cases, checks, meta),
+        "report.json": json.dumps(report, indent=1, ensure_ascii=False),
+        "report.md": markdown(rows, checks, meta, planted),
+        "report.html": html_report(rows, cases, checks, meta, planted),
     }
     paths = []
     for name, text in files.items():

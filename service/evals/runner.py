@@ -82,6 +82,21 @@ async def _run_case(
     return response, None
 
 
+def score(
+    case: Case,
+    response: SummaryResponse | None,
+    error: str | None,
+    exchanges: list[cassettes.Exchange] | None = None,
+) -> CaseScore:
+    """Score one case; `exchanges` are the upstream answers behind an LLM response."""
+    if response is None:
+        return failed_case(case, error or "no answer")
+    answers: list[LLMOutput] | None = None
+    if exchanges is not None:
+        answers = [a for e in exchanges if (a := cassettes.answer(e)) is not None]
+    return score_case(case, response, answers)
+
+
 def _record(
     row: Row,
     case: Case,
@@ -89,15 +104,7 @@ def _record(
     error: str | None,
     exchanges: list[cassettes.Exchange] | None = None,
 ) -> None:
-    """Score one case; `exchanges` are the upstream answers behind an LLM response."""
-    answers: list[LLMOutput] | None = None
-    if exchanges is not None:
-        answers = [a for e in exchanges if (a := cassettes.answer(e)) is not None]
-    if response:
-        score = score_case(case, response, answers)
-    else:
-        score = failed_case(case, error or "no answer")
-    row.scores.append(score)
+    row.scores.append(score(case, response, error, exchanges))
     row.responses[case.id] = response.model_dump(mode="json") if response else None
 
 

@@ -51,7 +51,13 @@ def test_full_offline_eval_passes_the_gate_and_writes_three_reports(
         assert r["metrics"]["fabrications_returned"] == 0
     html = (tmp_path / "report.html").read_text()
     assert "<mark" in html and "Gold claims" in html and "<script" not in html
-    assert "| summarize@v2 |" in (tmp_path / "report.md").read_text()
+    assert "Planted errors" in html and "nested-quote-to-inner-speaker" in html
+    md = (tmp_path / "report.md").read_text()
+    assert "| summarize@v2 |" in md and "## Planted errors" in md
+    assert "| swapped-speakers " in md and "| misattributions " in md
+    plants = report["planted"]["plants"]
+    assert len(plants) >= 16 and all(p["ok"] for p in plants)
+    assert "| phantom-claims " in out  # the table is printed too
 
 
 def test_v2_fixes_what_v1_gets_wrong(tmp_path: Path) -> None:
