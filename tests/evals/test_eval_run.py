@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from service.cli import main
+from service.evals.gate import load_thresholds
+from service.evals.metrics import FLAGS
 from tests.support import fake_llm as fake_llm_server
 
 EVALS = Path(__file__).resolve().parents[2] / "evals"
@@ -165,3 +167,10 @@ def test_record_mode_writes_replayable_cassettes(
     (evals / "cassettes/summarize@v1/council-vote.json").write_text(json.dumps(cassette))
     code, report = run(evals, tmp_path / "stale", "--prompt", "v1", "--case", "council-vote")
     assert code == 1 and case_of(report, "summarize@v1", "council-vote")["stale"] is True
+
+
+def test_the_gate_bounds_every_error_count() -> None:
+    t = load_thresholds(EVALS / "thresholds.yaml")
+    for name in FLAGS:
+        assert name in t.all_rows or name in t.default_prompt, name
+        assert name in t.all_rows or name in t.max_regression, name
