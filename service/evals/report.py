@@ -11,7 +11,7 @@ from typing import Any
 
 from service.evals.dataset import Case
 from service.evals.gate import Check
-from service.evals.metrics import METRICS, raised
+from service.evals.metrics import METRICS, Passage, judge, passages, raised
 from service.evals.planted import FLAGGED_BY, PlantResult
 from service.evals.runner import Row
 
@@ -204,17 +204,11 @@ def html_report(
         )
     parts.append("<h2>Cases</h2>")
     for case in cases:
-        gold = case.gold
         parts.append(
             f"<details><summary><b>{html.escape(case.id)}</b> ({case.topic}; "
-            f"{', '.join(case.tags) or 'no tags'})</summary>"
+            f"{', '.join(case.tags) or 'no tags'})</summary>{_gold_html(case)}"
         )
-        parts.append(
-            "<h4>Gold claims</h4><table>"
-            + _cells(["holder", "stance", "target", "evidence"], "th")
-            + "".join(_cells([g.holder, g.stance.value, g.target, g.evidence]) for g in gold.claims)
-            + "</table>"
-        )
+        gold_passages = passages(case)
         for row in rows:
             score = next(s for s in row.scores if s.case_id == case.id)
             response = row.responses.get(case.id)
@@ -226,38 +220,55 @@ def html_report(
             if response is None:
                 parts.append(f"<p class=fail>{html.escape(score.error or 'no response')}</p>")
             else:
-                summary = response["summary"]
-                parts.append(
-                    f"<p><b>{html.escape(summary['headline'])}</b><br>"
-                    f"{html.escape(summary['lede'])}</p><ul>"
-                    + "".join(f"<li>{html.escape(b)}</li>" for b in summary["bullets"])
-                    + "</ul><table>"
-                    + _cells(["holder", "stance", "target", "evidence", "offsets"], "th")
-                    + "".join(
-                        _cells(
-                            [
-                                c["holder"],
-                                c["stance"],
-                                c["target"],
-                                c["evidence"]["text"],
-                                f"{c['evidence']['start']}–{c['evidence']['end']}",
-                            ]
-                        )
-                        for c in response["claims"]
-                    )
-                    + "</table><ul>"
-                    + "".join(
-                        f"<li>{html.escape(w['code'])}: {html.escape(w['detail'])}</li>"
-                        for w in response["warnings"]
-                    )
-                    + "</ul>"
-                    + '<div class="article">'
-                    + _highlight(case.article.text, response["claims"])
-                    + "</div>"
-                )
+                parts.append(_response_html(case, response, gold_passages))
             parts.append("</details>")
         parts.append("</details>")
     return "".join(parts)
+
+
+def _gold_html(case: Case) -> str:
+    gold = case.gold
+    claims = [[g.holder, g.stance.value, g.target, g.evidence] for g in gold.claims]
+    quotes = [[q.speaker, q.text, "yes" if q.position else "no"] for q in gold.quotes]
+    return (
+        "<h4>Gold claims</h4><table>"
+        + _cells(["holder", "stance", "target", "evidence"], "th")
+        + "".join(map(_cells, claims))
+        + "</table><details><summary>Who said what (gold quotes)</summary><table>"
+        + _cells(["speaker", "passage", "shows a position"], "th")
+        + "".join(map(_cells, quotes))
+        + "</table></details>"
+    )
+
+
+def _response_html(case: Case, response: dict[str, Any], gold: list[Passage]) -> str:
+    summary = response["summary"]
+    claims = [
+        [
+            c["holder"],
+            c["stance"],
+            c["target"],
+            c["evidence"]["text"],
+            f"{c['evidence']['start']}–{c['evidence']['end']}",
+            judge(c["holder"], (c["evidence"]["start"], c["evidence"]["end"]), case, gold),
+        ]
+        for c in response["claims"]
+    ]
+    return (
+        f"<p><b>{html.escape(summary['headline'])}</b><br>{html.escape(summary['lede'])}</p><ul>"
+        + "".join(f"<li>{html.escape(b)}</li>" for b in summary["bullets"])
+        + "</ul><table>"
+        + _cells(["holder", "stance", "target", "evidence", "offsets", "gold says"], "th")
+        + "".join(map(_cells, claims))
+        + "</table><ul>"
+        + "".join(
+            f"<li>{html.escape(w['code'])}: {html.escape(w['detail'])}</li>"
+            for w in response["warnings"]
+        )
+        + '</ul><div class="article">'
+        + _highlight(case.article.text, response["claims"])
+        + "</div>"
+    )
 
 
 def write_reports(
