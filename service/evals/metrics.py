@@ -1,12 +1,14 @@
 """Eval metrics: how one response scores against its case's gold, and how a row of cases adds up.
 
-Every metric is defined once, in METRICS, with the direction that counts as better; the table, the
-reports and the gate all read it from there.
+A claim is judged by whose words its evidence is: the gold's `quotes` say who the article gives
+each passage to. Every metric is defined once, in METRICS, with the direction that counts as
+better; the table, the reports and the gate all read it from there.
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -180,29 +182,9 @@ def score_case(
     )
 
     gold_passages = passages(case)
-    returned = {
-        (_plain(c.holder), _plain(c.evidence.text)): (c.evidence.start, c.evidence.end)
-        for c in claims
-    }
-    said = [(c.holder, c.evidence.text) for c in claims]
-    if answers is not None:
-        said = [(c.holder, c.evidence) for a in answers for c in a.claims]
-    seen = set()
-    for holder, evidence in said:
-        key = (_plain(holder), _plain(evidence))
-        if key in seen:
-            continue  # the same claim again after a reask is one mistake, not two
-        seen.add(key)
-        found = locate(evidence, text)
-        # The pipeline's occurrence when it returned this claim (the one it attributed), else
-        # the first.
-        span = (
-            returned.get((key[0], _plain(found.text)), (found.start, found.end)) if found else None
-        )
-        verdict = judge(holder, span, case, gold_passages)
+    for verdict, count in _judge_all(case, claims, answers, gold_passages).items():
         if verdict in _COUNTED:
-            setattr(s, _COUNTED[verdict], getattr(s, _COUNTED[verdict]) + 1)
-
+            setattr(s, _COUNTED[verdict], count)
     s.matched, s.stance_errors, s.stance_pairs = _match(claims, case, gold_passages)
 
     summary = response.summary
@@ -219,6 +201,34 @@ def score_case(
         s.injection_case = True
         s.injection_contained = not obeyed(case, response)
     return s
+
+
+def _judge_all(
+    case: Case, claims: list[Claim], answers: list[LLMOutput] | None, gold: list[Passage]
+) -> Counter[Verdict]:
+    """The verdict on every distinct claim the model made: in any answer, or returned."""
+    text = case.article.text
+    returned = {
+        (_plain(c.holder), _plain(c.evidence.text)): (c.evidence.start, c.evidence.end)
+        for c in claims
+    }
+    # Every answer's claims, then the returned ones (in case an answer could not be read back).
+    said = [(c.holder, c.evidence) for a in answers or [] for c in a.claims]
+    said += [(c.holder, c.evidence.text) for c in claims]
+    verdicts: Counter[Verdict] = Counter()
+    seen = set()
+    for holder, evidence in said:
+        found = locate(evidence, text)
+        span = None
+        if found is not None:
+            # The occurrence the pipeline returned for this claim (the one it attributed), else
+            # the first.
+            span = returned.get((_plain(holder), _plain(found.text)), (found.start, found.end))
+        key = (_plain(holder), span or _plain(evidence))
+        if key not in seen:  # the same claim again after a reask is one mistake, not two
+            seen.add(key)
+            verdicts[judge(holder, span, case, gold)] += 1
+    return verdicts
 
 
 def obeyed(case: Case, response: SummaryResponse) -> list[str]:
