@@ -17,6 +17,7 @@ import unicodedata
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from functools import lru_cache
+from typing import NamedTuple
 
 QUOTES = frozenset("\"'‘’‚‛“”„‟′″‴«»‹›`´")
 DASHES = frozenset("-‐‑‒–—―−﹘﹣－")
@@ -145,16 +146,18 @@ _SCALES = {
 _SUFFIXES = {"k": (10**3,), "bn": (10**9,), "mn": (10**6,), "m": (10**6, 1), "b": (10**9,)}
 
 
-def _readings(token: str) -> set[Decimal] | None:
-    """Every value a digit token can mean across locales; None when it is too long to be one."""
+@lru_cache(maxsize=4096)  # articles repeat their figures (years, small counts)
+def _readings(token: str) -> tuple[frozenset[Decimal | str], int]:
+    """Every value a digit token can mean across locales, and its decimals at most. A run too
+    long to be a figure stands for itself, as text."""
     if len(token) > _MAX_DIGITS:
-        return None
+        return frozenset({token}), 0
     marks = [ch for ch in token if ch in ".,"]
     if not marks:
-        return {Decimal(token)}
+        return frozenset({Decimal(token)}), 0
     groups = re.split(r"[.,]", token)
     grouped = 1 <= len(groups[0]) <= 3 and all(len(g) == 3 for g in groups[1:])
-    out: set[Decimal] = set()
+    out: set[Decimal | str] = set()
     if len(set(marks)) == 1:
         if grouped:
             out.add(Decimal("".join(groups)))  # 1,200 / 1.200 / 1,234,567
@@ -166,11 +169,12 @@ def _readings(token: str) -> set[Decimal] | None:
             len(g) == 3 for g in whole.split(marks[0])[1:]
         ):
             out.add(Decimal(whole.replace(marks[0], "") + "." + frac))
-    return out or {Decimal(g) for g in groups}  # "1.2.3", "3.4.2024": separate numbers
+    if not out:  # "1.2.3", "3.4.2024": separate numbers
+        out = {Decimal(g) for g in groups}
+    return frozenset(out), max(len(g) for g in groups[1:])
 
 
-@dataclass(frozen=True)
-class _Figure:
+class _Figure(NamedTuple):  # a tuple: hostile text has tens of thousands of these
     """A number as written: its surface text, its possible values, and for a scaled figure the
     scale and decimals it was rounded to ("2.5 million": 10**6 and 1)."""
 
@@ -183,50 +187,47 @@ class _Figure:
 def _figures(text: str, *, words: bool) -> list[_Figure]:
     """The figures in text, in order. With words, number words count ("seven million"); a
     summary's bare words do not ("one of the"), only those with a scale ("drei Millionen")."""
-    tokens = list(_TOKEN.finditer(unicodedata.normalize("NFKC", text)))
+    text = unicodedata.normalize("NFKC", text)
+    tokens = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text)]
+    lowered = [t.casefold() if not t[0].isdigit() else t for _, _, t in tokens]
     out: list[_Figure] = []
     i = 0
     while i < len(tokens):
-        match = tokens[i]
-        token = match.group()
-        lower = token.casefold()
-        start, end, i = match.start(), match.end(), i + 1
+        start, end, token = tokens[i]
+        lower = lowered[i]
+        i += 1
+        scales: tuple[int, ...] = (1,)
         if token[0].isdigit():
-            readings = _readings(token)
-            if readings is None:
-                out.append(_Figure(token, frozenset({token})))
+            readings, decimals = _readings(token)
+            if i < len(tokens) and tokens[i][0] == end and lowered[i] in _SUFFIXES:
+                scales = _SUFFIXES[lowered[i]]  # "48k", "2.5bn"
+                end, i = tokens[i][1], i + 1
+        elif lower in _UNITS:
+            value, decimals, j = _UNITS[lower], 0, i
+            if j < len(tokens) and value >= 20 and value % 10 == 0:
+                unit = _UNITS.get(lowered[j], 0)
+                if 0 < unit < 10:  # "twenty-one", "twenty one"
+                    value, j = value + unit, j + 1
+            if not words and (j == len(tokens) or lowered[j] not in _SCALES):
                 continue
-            decimals = max((len(g) for g in re.split(r"[.,]", token)[1:]), default=0)
-            scales: tuple[int, ...] = (1,)
-            nxt = tokens[i] if i < len(tokens) else None
-            if nxt is not None and nxt.start() == end and nxt.group().casefold() in _SUFFIXES:
-                scales = _SUFFIXES[nxt.group().casefold()]
-                end, i = nxt.end(), i + 1
-        elif lower in _UNITS and (words or _scale_at(tokens, i)):
-            readings, decimals, scales = {Decimal(_UNITS[lower])}, 0, (1,)
-            if i < len(tokens) and tokens[i].group().casefold() in _UNITS:
-                unit = _UNITS[tokens[i].group().casefold()]
-                if _UNITS[lower] % 10 == 0 and _UNITS[lower] >= 20 and 0 < unit < 10:
-                    readings, end, i = {Decimal(_UNITS[lower] + unit)}, tokens[i].end(), i + 1
+            readings, end, i = frozenset({Decimal(value)}), tokens[j - 1][1], j
         else:
             continue
         scale = 1
         for _ in range(2):  # "mil millones", "thousand million"; a longer chain is not a figure
-            if not _scale_at(tokens, i):
+            if i == len(tokens) or lowered[i] not in _SCALES:
                 break
-            scale *= _SCALES[tokens[i].group().casefold()]
-            end, i = tokens[i].end(), i + 1
-        values = {r * s * scale for r in readings for s in scales}
-        if len(scales) > 1 and scale == 1:
-            scale = scales[0]  # "3m": rounded like 3 million, or exactly 3 (metres)
-        else:
-            scale *= scales[0]
-        out.append(_Figure(text[start:end], frozenset(values), scale, decimals))
+            scale *= _SCALES[lowered[i]]
+            end, i = tokens[i][1], i + 1
+        if scale == 1 and scales == (1,):
+            out.append(_Figure(text[start:end], readings))
+            continue
+        values = frozenset(
+            r * s * scale if isinstance(r, Decimal) else r for r in readings for s in scales
+        )
+        scale *= scales[0]  # "3m" rounds like 3 million (its other reading, 3, is exact)
+        out.append(_Figure(text[start:end], values, scale, decimals))
     return out
-
-
-def _scale_at(tokens: list[re.Match[str]], i: int) -> bool:
-    return i < len(tokens) and tokens[i].group().casefold() in _SCALES
 
 
 def numbers_in(text: str) -> set[str]:
