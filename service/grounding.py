@@ -211,6 +211,8 @@ def _figures(text: str, *, words: bool) -> list[_Figure]:
             if not words and (j == len(tokens) or lowered[j] not in _SCALES):
                 continue
             readings, end, i = frozenset({Decimal(value)}), tokens[j - 1][1], j
+        elif words and lower in _SCALES:  # "a million", "cien", "mil personas": one of the scale
+            readings, decimals, i = frozenset({Decimal(1)}), 0, i - 1
         else:
             continue
         scale = 1

@@ -143,6 +143,8 @@ def test_text_with_a_char_the_article_lacks_is_never_found(article: str, quote: 
         pytest.param("drei Millionen Euro", "3.000.000 Euro", [], id="de-number-word-scaled"),
         pytest.param("vier Millionen Euro", "3.000.000 Euro", ["vier Millionen"], id="de-words"),
         pytest.param("1,200 families", "Twelve hundred families", [], id="words-in-article"),
+        pytest.param("1 million people", "a million people", [], id="a-scale-word-alone"),
+        pytest.param("100 personas", "cien personas", [], id="es-cien"),
         pytest.param("21 days", "twenty-one days", [], id="compound-number-word"),
         pytest.param("one of the seven", "three", [], id="bare-words-in-summary-unchecked"),
         pytest.param("a 3m wall", "a wall 3 metres high", [], id="m-may-be-metres"),
