@@ -157,7 +157,7 @@ def test_unsupported_numbers(summary: str, article: str, unsupported: list[str])
     assert unsupported_numbers([summary], article) == unsupported
 
 
-def _fastest(text: str, runs: int = 3) -> float:
+def _fastest(text: str, runs: int = 5) -> float:
     best = float("inf")
     for _ in range(runs):
         started = time.perf_counter()
@@ -175,7 +175,7 @@ def test_the_number_check_is_linear_on_hostile_runs(unit: str) -> None:
     small, large = unit * (10_000 // len(unit)), unit * (100_000 // len(unit))
     ratio = _fastest(large) / _fastest(small)
     print(f"{unit!r}: 100 KB / 10 KB = {ratio:.1f}x")
-    assert ratio < 40
+    assert ratio < 50  # linear is 10, quadratic 100; the margin is for a loaded machine
 
 
 def test_numbers_in_handles_fullwidth_digits() -> None:
