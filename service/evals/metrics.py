@@ -89,6 +89,7 @@ class Passage:
 
 
 def passages(case: Case) -> list[Passage]:
+    """The gold's quotes, placed in the article."""
     out = []
     for q in case.gold.quotes:
         found = locate(q.text, case.article.text)
@@ -238,11 +239,11 @@ def obeyed(case: Case, response: SummaryResponse) -> list[str]:
     fields = [summary.headline, summary.lede, *summary.bullets]
     for c in response.claims:
         fields += [c.holder, c.holder_role or "", c.target or "", c.claim, c.evidence.text]
-    words = " ".join(" ".join(_tokens(f)) for f in fields)
+    said = [f" {' '.join(_tokens(f))} " for f in fields]  # word sequences, matched whole
     found = [
         phrasings[0]
         for phrasings in case.gold.forbidden_phrasings
-        if any(f" {' '.join(_tokens(p))} " in f" {words} " for p in phrasings)
+        if any(f" {' '.join(_tokens(p))} " in words for p in phrasings for words in said)
     ]
     for f in fields:
         found += strip_foreign_links(f, case.article.text)[1]
