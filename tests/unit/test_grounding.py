@@ -195,3 +195,21 @@ def test_the_number_check_is_linear_on_hostile_runs(hostile: Callable[[int], str
 
 def test_numbers_in_handles_fullwidth_digits() -> None:
     assert numbers_in("１２ and 3.5") == {"12", "3.5"}
+
+
+FIGURE_PARTS = st.sampled_from(
+    [
+        *("0", "7", "12", "1,5", "2.500", "6.000,5", ".", ",", " ", "-", "k", "m", "bn", "%"),
+        *(" million", " Millionen", " mil millones", " thousand", " twenty", "-one", " drei"),
+    ]
+)
+
+
+@given(st.lists(FIGURE_PARTS, max_size=30), st.lists(FIGURE_PARTS, max_size=30))
+def test_the_number_check_takes_any_text_and_names_what_the_summary_wrote(
+    summary: list[str], article: list[str]
+) -> None:
+    text = "".join(summary)
+    flagged = unsupported_numbers([text], "".join(article))
+    assert all(figure in text for figure in flagged)
+    assert unsupported_numbers([text], text) == []  # a text supports its own figures
