@@ -91,6 +91,8 @@ class Case(_Strict):
             span = locate(q.text, text)
             if span is None:
                 raise ValueError(f"gold quote not in the article: {q.text[:60]!r}")
+            if locate(q.text, text[span.end :]) is not None:  # which one would it mean?
+                raise ValueError(f"gold quote occurs twice; quote more of it: {q.text[:60]!r}")
             quotes.append((q, span.start, span.end))
         for claim in self.gold.claims:
             span = locate(claim.evidence, text)

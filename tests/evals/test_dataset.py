@@ -42,6 +42,10 @@ def _evidence_without_position(raw: dict[str, Any]) -> None:
         q["position"] = False
 
 
+def _ambiguous_quote(raw: dict[str, Any]) -> None:
+    raw["gold"]["quotes"].append({"speaker": "Ana Marsh", "text": "the bill"})
+
+
 def _forbidden_not_planted(raw: dict[str, Any]) -> None:
     raw["gold"]["forbidden"] = [["never in the article", "nor this"]]
 
@@ -53,6 +57,7 @@ def _forbidden_not_planted(raw: dict[str, Any]) -> None:
         (_quote_not_in_article, "gold quote not in the article"),
         (_evidence_without_position, "in no passage quotes: gives to them"),
         (_forbidden_not_planted, "not planted in the article"),
+        (_ambiguous_quote, "occurs twice"),
     ],
 )
 def test_inconsistent_gold_does_not_load(

@@ -300,3 +300,41 @@ def test_fact_alternatives_and_keyword_sets() -> None:
 )
 def test_detect_language(text: str, language: str | None) -> None:
     assert detect_language(text) == language
+
+
+def test_a_repeated_passage_is_judged_where_the_response_places_it() -> None:
+    pledge = "Not one more closure"
+    text = (
+        "“Not one more closure”: the mayor's pledge.\n\n"
+        "Mayor Ines Fould spoke at the library on Friday. “Not one more closure,” said Mayor "
+        "Ines Fould, as the council prepared its budget."
+    )
+    repeated = Case.model_validate(
+        {
+            "id": "repeated",
+            "topic": "local",
+            "article": {"text": text},
+            "gold": {
+                "language": "en",
+                "key_facts": [["library"]],
+                "claims": [
+                    {
+                        "holder": "Ines Fould",
+                        "stance": "oppose",
+                        "target": "library closures",
+                        "target_keywords": ["closure"],
+                        "evidence": f"{pledge},” said Mayor Ines Fould",
+                    }
+                ],
+                # Only the second occurrence is hers: the headline gives it to nobody.
+                "quotes": [{"speaker": "Ines Fould", "text": f"{pledge},” said Mayor Ines Fould"}],
+            },
+        }
+    )
+    verdicts = {}
+    for name, start in {"second": text.rindex(pledge), "first": text.index(pledge)}.items():
+        response = perfect(repeated)
+        span = Evidence(text=pledge, start=start, end=start + len(pledge))
+        response.claims[0].evidence = span
+        verdicts[name] = raised(score_case(repeated, response))
+    assert verdicts == {"second": [], "first": ["unsupported_evidence"]}
