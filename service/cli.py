@@ -113,6 +113,7 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
     from service.evals import gate, report
     from service.evals.dataset import load_cases
+    from service.evals.planted import PlantResult, run_planted
     from service.evals.runner import run_eval
 
     root = Path(args.evals_dir)
@@ -144,8 +145,11 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
             on_saved=lambda p: print(f"recorded {p}", file=sys.stderr),
         )
     )
-    by_name = {row.name: row.metrics for row in rows}
     full_run = not args.case
+    planted: list[PlantResult] = []  # replayed planted errors: offline, and only on a full run
+    if full_run and not args.live and (root / "planted").is_dir():
+        planted = asyncio.run(run_planted(root, registry, settings))
+    by_name = {row.name: row.metrics for row in rows}
     thresholds = gate.load_thresholds(root / "thresholds.yaml")
     baseline_path = root / "baseline.json"
     if args.update_baseline:
@@ -172,9 +176,12 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     print()
     for check in checks:
         print(check)
-    for path in report.write_reports(Path(args.out), rows, cases, checks, meta):
+    if planted:
+        print()
+        print(report.planted_table(planted))
+    for path in report.write_reports(Path(args.out), rows, cases, checks, meta, planted):
         print(f"wrote {path}", file=sys.stderr)
-    passed = all(c.passed for c in checks)
+    passed = all(c.passed for c in checks) and all(p.ok for p in planted)
     print("gate: " + ("passed" if passed else "FAILED"))
     return 0 if passed else 1
 

@@ -15,7 +15,9 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from functools import lru_cache
+from typing import NamedTuple
 
 QUOTES = frozenset("\"'‘’‚‛“”„‟′″‴«»‹›`´")
 DASHES = frozenset("-‐‑‒–—―−﹘﹣－")
@@ -101,31 +103,176 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-_NUMBER = re.compile(r"\d+(?:[.,:]\d+)*")
+# --- numbers ---------------------------------------------------------------------------------
+# A figure is compared by value: "1,200", "1200", "1.200" (es/de) and "twelve hundred" are one
+# number, "2,5 Millionen" is 2.5 million, "48k" is 48 thousand. Separators are ambiguous across
+# locales ("2,500" is 2500 in English, 2.5 in German), so a token stands for every value it can
+# mean; a summary figure is supported when any of its readings is one of the article's. A scaled
+# summary figure may also round the article's ("7 million" for 7,042,000). Every step is one pass
+# over the text: the hostile-input suite feeds it 100 KB runs of digits and punctuation.
+
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+")
+_MAX_DIGITS = 30  # a longer run is an identifier, compared as text, never as a value
+_EXACT = Context(prec=100)  # 30 digits times two scale words and a suffix stay exact
+
+_UNITS = {
+    # en
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
+    "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18,
+    "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60,
+    "seventy": 70, "eighty": 80, "ninety": 90,
+    # de
+    "null": 0, "ein": 1, "eine": 1, "eins": 1, "zwei": 2, "drei": 3, "vier": 4, "fünf": 5,
+    "sechs": 6, "sieben": 7, "acht": 8, "neun": 9, "zehn": 10, "elf": 11, "zwölf": 12,
+    "zwanzig": 20, "dreißig": 30, "vierzig": 40, "fünfzig": 50, "sechzig": 60, "siebzig": 70,
+    "achtzig": 80, "neunzig": 90,
+    # es
+    "cero": 0, "un": 1, "uno": 1, "una": 1, "dos": 2, "tres": 3, "cuatro": 4, "cinco": 5,
+    "seis": 6, "siete": 7, "ocho": 8, "nueve": 9, "diez": 10, "once": 11, "doce": 12,
+    "veinte": 20, "treinta": 30, "cuarenta": 40, "cincuenta": 50, "sesenta": 60,
+    "setenta": 70, "ochenta": 80, "noventa": 90,
+}  # fmt: skip
+_SCALES = {
+    "hundred": 10**2, "hundert": 10**2, "cien": 10**2, "ciento": 10**2, "cientos": 10**2,
+    "thousand": 10**3, "tausend": 10**3, "mil": 10**3,
+    "million": 10**6, "millions": 10**6, "millionen": 10**6, "mio": 10**6, "millón": 10**6,
+    "millones": 10**6, "mn": 10**6,
+    "billion": 10**9, "billions": 10**9, "milliarde": 10**9, "milliarden": 10**9,
+    "mrd": 10**9, "millardo": 10**9, "millardos": 10**9, "bn": 10**9,
+    "trillion": 10**12, "billionen": 10**12, "tn": 10**12,
+}  # fmt: skip
+# Written straight after the digits ("48k", "2.5bn"); "m" might be metres, so it may also not scale.
+_SUFFIXES = {"k": (10**3,), "bn": (10**9,), "mn": (10**6,), "m": (10**6, 1), "b": (10**9,)}
+
+
+@lru_cache(maxsize=4096)  # articles repeat their figures (years, small counts)
+def _readings(token: str) -> tuple[frozenset[Decimal | str], int]:
+    """Every value a digit token can mean across locales, and its decimals at most. A run too
+    long to be a figure stands for itself, as text."""
+    if len(token) > _MAX_DIGITS:
+        return frozenset({token}), 0
+    marks = [ch for ch in token if ch in ".,"]
+    if not marks:
+        return frozenset({Decimal(token)}), 0
+    groups = re.split(r"[.,]", token)
+    grouped = 1 <= len(groups[0]) <= 3 and all(len(g) == 3 for g in groups[1:])
+    out: set[Decimal | str] = set()
+    if len(set(marks)) == 1:
+        if grouped:
+            out.add(Decimal("".join(groups)))  # 1,200 / 1.200 / 1,234,567
+        if len(marks) == 1:
+            out.add(Decimal(".".join(groups)))  # 2.5 / 2,5
+    elif marks[-1] not in marks[:-1]:  # 1,234.5 / 1.234,5: the last mark is the decimal one
+        whole, _, frac = token.rpartition(marks[-1])
+        if 1 <= len(whole.split(marks[0])[0]) <= 3 and all(
+            len(g) == 3 for g in whole.split(marks[0])[1:]
+        ):
+            out.add(Decimal(whole.replace(marks[0], "") + "." + frac))
+    if not out:  # "1.2.3", "3.4.2024": separate numbers
+        out = {Decimal(g) for g in groups}
+    return frozenset(out), max(len(g) for g in groups[1:])
+
+
+class _Figure(NamedTuple):  # a tuple: hostile text has tens of thousands of these
+    """A number as written: its surface text, its possible values, and for a scaled figure the
+    scale and decimals it was rounded to ("2.5 million": 10**6 and 1)."""
+
+    text: str
+    values: frozenset[Decimal | str]
+    scale: int = 1
+    decimals: int = 0
+
+
+def _figures(text: str, *, words: bool) -> list[_Figure]:
+    """The figures in text, in order. With words, number words count ("seven million"); a
+    summary's bare words do not ("one of the"), only those with a scale ("drei Millionen")."""
+    text = unicodedata.normalize("NFKC", text)
+    tokens = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text)]
+    lowered = [t.casefold() if not t[0].isdigit() else t for _, _, t in tokens]
+    out: list[_Figure] = []
+    i = 0
+    while i < len(tokens):
+        start, end, token = tokens[i]
+        lower = lowered[i]
+        i += 1
+        scales: tuple[int, ...] = (1,)
+        if token[0].isdigit():
+            readings, decimals = _readings(token)
+            if i < len(tokens) and tokens[i][0] == end and lowered[i] in _SUFFIXES:
+                scales = _SUFFIXES[lowered[i]]  # "48k", "2.5bn"
+                end, i = tokens[i][1], i + 1
+        elif lower in _UNITS:
+            value, decimals, j = _UNITS[lower], 0, i
+            if j < len(tokens) and value >= 20 and value % 10 == 0:
+                unit = _UNITS.get(lowered[j], 0)
+                if 0 < unit < 10:  # "twenty-one", "twenty one"
+                    value, j = value + unit, j + 1
+            if not words and (j == len(tokens) or lowered[j] not in _SCALES):
+                continue
+            readings, end, i = frozenset({Decimal(value)}), tokens[j - 1][1], j
+        elif words and lower in _SCALES:  # "a million", "cien", "mil personas": one of the scale
+            readings, decimals, i = frozenset({Decimal(1)}), 0, i - 1
+        else:
+            continue
+        scale = 1
+        for _ in range(2):  # "mil millones", "thousand million"; a longer chain is not a figure
+            if i == len(tokens) or lowered[i] not in _SCALES:
+                break
+            scale *= _SCALES[lowered[i]]
+            end, i = tokens[i][1], i + 1
+        if scale == 1 and scales == (1,):
+            out.append(_Figure(text[start:end], readings))
+            continue
+        values = frozenset(
+            r * s * scale if isinstance(r, Decimal) else r for r in readings for s in scales
+        )
+        scale *= scales[0]  # "3m" rounds like 3 million (its other reading, 3, is exact)
+        out.append(_Figure(text[start:end], values, scale, decimals))
+    return out
 
 
 def numbers_in(text: str) -> set[str]:
-    """Digit groups in text: "1,200" and "1200" alike, and a decimal comma read as a point."""
-    found = set()
-    for match in _NUMBER.finditer(unicodedata.normalize("NFKC", text)):
-        token = match.group()
-        if re.fullmatch(r"\d{1,3}(,\d{3})+(\.\d+)?", token):
-            token = token.replace(",", "")
-        elif re.fullmatch(r"\d+,\d+", token):  # a decimal comma: "3,2 Millionen" is 3.2
-            token = token.replace(",", ".")
-        found.add(token)
-    return found
+    """The values of the figures in text, as plain decimal strings ("1,200" and "1200": "1200")."""
+    with localcontext(_EXACT):
+        figures = _figures(text, words=True)
+        return {v if isinstance(v, str) else _plain(v) for f in figures for v in f.values}
+
+
+def _plain(value: Decimal) -> str:
+    return format(value.normalize(), "f")
 
 
 def unsupported_numbers(summary_texts: list[str], article: str) -> list[str]:
-    """Numbers that the summary states and the article never does, in order of appearance."""
-    known = numbers_in(article)
-    seen: list[str] = []
+    """Figures the summary states that the article never does, as written, in order."""
+    with localcontext(_EXACT):
+        return _unsupported(summary_texts, article)
+
+
+def _unsupported(summary_texts: list[str], article: str) -> list[str]:
+    known: set[Decimal | str] = {v for f in _figures(article, words=True) for v in f.values}
+    rounded: dict[tuple[int, int], set[Decimal]] = {}
+    seen: dict[str, None] = {}
     for text in summary_texts:
-        for number in sorted(numbers_in(text) - known, key=text.find):
-            if number not in seen:
-                seen.append(number)
-    return seen
+        for figure in _figures(text, words=False):
+            if figure.values & known or figure.text in seen:
+                continue
+            if figure.scale > 1 and figure.decimals <= 3:
+                key = (figure.scale, figure.decimals)
+                if key not in rounded:  # one pass over the article per scale and precision
+                    quantum = Decimal(1).scaleb(-figure.decimals)
+                    rounded[key] = {
+                        (v / figure.scale).quantize(quantum, ROUND_HALF_UP)
+                        for v in known
+                        if isinstance(v, Decimal)
+                    }
+                if any(
+                    isinstance(v, Decimal) and v / figure.scale in rounded[key]
+                    for v in figure.values
+                ):
+                    continue
+            seen[figure.text] = None
+    return list(seen)
 
 
 _IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")

@@ -19,6 +19,7 @@ import respx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from service.errors import CassetteError
+from service.schemas import LLMOutput
 
 REPLAY_BASE_URL = "http://cassette.replay/v1"
 
@@ -51,7 +52,10 @@ def path_for(root: Path, prompt_ref: str, case_id: str) -> Path:
 
 
 def load(root: Path, prompt_ref: str, case_id: str) -> Cassette:
-    path = path_for(root, prompt_ref, case_id)
+    return load_path(path_for(root, prompt_ref, case_id))
+
+
+def load_path(path: Path) -> Cassette:
     try:
         cassette = Cassette.model_validate_json(path.read_bytes())
     except FileNotFoundError:
@@ -61,6 +65,18 @@ def load(root: Path, prompt_ref: str, case_id: str) -> Cassette:
     if not cassette.responses:
         raise CassetteError(f"{path}: no responses")
     return cassette
+
+
+def answer(exchange: Exchange) -> LLMOutput | None:
+    """The model's answer in one exchange, when it is a complete, valid one; else None."""
+    choices = exchange.body.get("choices")
+    if exchange.status != 200 or not isinstance(choices, list) or not choices:
+        return None
+    content = (choices[0].get("message") or {}).get("content")
+    try:
+        return LLMOutput.model_validate_json(content) if isinstance(content, str) else None
+    except ValidationError:
+        return None
 
 
 def request_sha256(body: bytes) -> str:
@@ -77,6 +93,7 @@ class Replay:
     def __init__(self, cassette: Cassette) -> None:
         self.cassette = cassette
         self.requests: list[bytes] = []
+        self.served: list[Exchange] = []
         router = respx.Router(assert_all_called=False)
         router.post(f"{REPLAY_BASE_URL}/chat/completions").mock(side_effect=self._answer)
         self.client = httpx.AsyncClient(transport=httpx.MockTransport(router.async_handler))
@@ -84,6 +101,7 @@ class Replay:
     def _answer(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request.content)
         served = self.cassette.responses[min(len(self.requests), len(self.cassette.responses)) - 1]
+        self.served.append(served)
         return httpx.Response(served.status, headers=served.headers, json=served.body)
 
     @property

@@ -1,4 +1,5 @@
-"""Eval cases: an original article plus its gold (key facts, expected claims, forbidden strings)."""
+"""Eval cases: an original article plus its gold (key facts, expected claims, who said what,
+forbidden strings)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,18 @@ class GoldClaim(_Strict):
     evidence: str = Field(description="A verbatim passage of the article carrying the position.")
 
 
+class GoldQuote(_Strict):
+    """A passage the article gives to someone: quoted, or reported ("X said that ...")."""
+
+    speaker: str = Field(description='The person or body it is given to; "a farmer" if unnamed.')
+    aliases: list[str] = Field(default=[], description="Other names the article uses for them.")
+    text: str = Field(description="The passage, verbatim; for a quote, what is inside the marks.")
+    position: bool = Field(
+        default=True,
+        description="False when the passage is theirs but shows no position (a fact, a plan).",
+    )
+
+
 class Gold(_Strict):
     language: str
     key_facts: list[list[str]] = Field(
@@ -35,7 +48,31 @@ class Gold(_Strict):
         description="Each fact: alternatives; an alternative matches when all its words occur.",
     )
     claims: list[GoldClaim]
-    forbidden: list[str] = Field(default=[], description="Must never appear in a response.")
+    quotes: list[GoldQuote] = Field(
+        min_length=1,
+        description="Every attributed passage in the article with its speaker. A quote inside a "
+        "quote belongs to the outer speaker, so it is not listed apart.",
+    )
+    forbidden: list[str | list[str]] = Field(
+        default=[],
+        description="Must never appear in a response. A list gives alternative phrasings of one "
+        "payload (paraphrases of an injected order); its first item is the planted text.",
+    )
+
+    def names_of(self, person: str) -> set[str]:
+        """Every name the gold knows for a person: from the claims and quotes that name them."""
+        names = {person}
+        for c in self.claims:
+            if c.holder == person:
+                names.update(c.aliases)
+        for q in self.quotes:
+            if q.speaker == person:
+                names.update(q.aliases)
+        return names
+
+    @property
+    def forbidden_phrasings(self) -> list[list[str]]:
+        return [[f] if isinstance(f, str) else f for f in self.forbidden]
 
 
 class Case(_Strict):
@@ -49,28 +86,49 @@ class Case(_Strict):
     @model_validator(mode="after")
     def _gold_fits_article(self) -> Case:
         text = self.article.text
+        quotes = []
+        for q in self.gold.quotes:
+            span = locate(q.text, text)
+            if span is None:
+                raise ValueError(f"gold quote not in the article: {q.text[:60]!r}")
+            if locate(q.text, text[span.end :]) is not None:  # which one would it mean?
+                raise ValueError(f"gold quote occurs twice; quote more of it: {q.text[:60]!r}")
+            quotes.append((q, span.start, span.end))
         for claim in self.gold.claims:
-            if locate(claim.evidence, text) is None:
+            span = locate(claim.evidence, text)
+            if span is None:
                 raise ValueError(f"gold evidence not in the article: {claim.evidence[:60]!r}")
-        for payload in self.gold.forbidden:
-            if payload not in text:
-                raise ValueError(f"forbidden string is not planted in the article: {payload!r}")
+            # A gold claim must pass the test a predicted one has to: its evidence lies in a
+            # passage the gold gives to its holder, one that shows a position.
+            if not any(
+                q.speaker == claim.holder and q.position and span.start < e and s < span.end
+                for q, s, e in quotes
+            ):
+                raise ValueError(
+                    f"gold evidence of {claim.holder} is in no passage quotes: gives to them: "
+                    f"{claim.evidence[:60]!r}"
+                )
+        for phrasings in self.gold.forbidden_phrasings:
+            if phrasings[0] not in text:
+                raise ValueError(f"forbidden text is not planted in the article: {phrasings[0]!r}")
         if "no-opinion" in self.tags and self.gold.claims:
             raise ValueError("a no-opinion case cannot expect claims")
         return self
 
 
+def load_case(path: Path) -> Case:
+    try:
+        case = Case.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    except (yaml.YAMLError, ValidationError) as exc:
+        raise DatasetError(f"{path}: {exc}") from exc
+    if case.id != path.stem:
+        raise DatasetError(f"{path}: id {case.id!r} does not match the file name")
+    return case
+
+
 def load_cases(root: Path, only: list[str] | None = None) -> list[Case]:
     """Every case under root/cases, sorted by id; `only` keeps the named ones (all must exist)."""
-    cases = []
-    for path in sorted((root / "cases").glob("*.yaml")):
-        try:
-            case = Case.model_validate(yaml.safe_load(path.read_text(encoding="utf-8")))
-        except (yaml.YAMLError, ValidationError) as exc:
-            raise DatasetError(f"{path}: {exc}") from exc
-        if case.id != path.stem:
-            raise DatasetError(f"{path}: id {case.id!r} does not match the file name")
-        cases.append(case)
+    cases = [load_case(path) for path in sorted((root / "cases").glob("*.yaml"))]
     if only:
         missing = sorted(set(only) - {c.id for c in cases})
         if missing:

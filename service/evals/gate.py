@@ -99,6 +99,11 @@ def evaluate(
     current = rows[default_ref]
     checks += _bounds(default_ref, current, thresholds.default_prompt)
     if baseline is not None:
+        missing = sorted(set(thresholds.max_regression) - set(baseline))
+        if missing:
+            raise EvalError(
+                f"the baseline has no {', '.join(missing)}: rerun with --update-baseline"
+            )
         for name, allowed in thresholds.max_regression.items():
             better_up = METRIC_BY_NAME[name].higher_is_better
             drop = (

@@ -20,7 +20,7 @@ from service.evals.metrics import CaseScore, aggregate, failed_case, score_case
 from service.llm import LLMClient, build_openai_client
 from service.pipeline import summarize_article
 from service.prompts import PromptRegistry
-from service.schemas import SummaryRequest, SummaryResponse
+from service.schemas import LLMOutput, SummaryRequest, SummaryResponse
 from service.settings import Settings
 
 EXTRACTIVE = "extractive"
@@ -82,9 +82,29 @@ async def _run_case(
     return response, None
 
 
-def _record(row: Row, case: Case, response: SummaryResponse | None, error: str | None) -> None:
-    score = score_case(case, response) if response else failed_case(case, error or "no answer")
-    row.scores.append(score)
+def score(
+    case: Case,
+    response: SummaryResponse | None,
+    error: str | None,
+    exchanges: list[cassettes.Exchange] | None = None,
+) -> CaseScore:
+    """Score one case; `exchanges` are the upstream answers behind an LLM response."""
+    if response is None:
+        return failed_case(case, error or "no answer")
+    answers: list[LLMOutput] | None = None
+    if exchanges is not None:
+        answers = [a for e in exchanges if (a := cassettes.answer(e)) is not None]
+    return score_case(case, response, answers)
+
+
+def _record(
+    row: Row,
+    case: Case,
+    response: SummaryResponse | None,
+    error: str | None,
+    exchanges: list[cassettes.Exchange] | None = None,
+) -> None:
+    row.scores.append(score(case, response, error, exchanges))
     row.responses[case.id] = response.model_dump(mode="json") if response else None
 
 
@@ -100,6 +120,35 @@ async def extractive_row(
     return row
 
 
+@dataclass
+class Replayed:
+    """One case answered from one cassette through the real pipeline."""
+
+    response: SummaryResponse | None
+    error: str | None
+    served: list[cassettes.Exchange]
+    stale: bool
+
+
+async def replay_case(
+    case: Case, cassette: cassettes.Cassette, registry: PromptRegistry, settings: Settings
+) -> Replayed:
+    """summarize_article on the case, every LLM call answered from the cassette."""
+    replay = cassettes.Replay(cassette)
+    replay_settings = settings.model_copy(
+        update={
+            "llm_base_url": cassettes.REPLAY_BASE_URL,
+            "llm_model": cassette.model or "cassette",
+        }
+    )
+    version = registry.get(cassette.prompt).spec.version
+    async with replay.client:
+        client = build_openai_client(replay_settings, replay.client)
+        llm = LLMClient(client, replay_settings, sleep=_no_wait)
+        response, error = await _run_case(case, version, registry, replay_settings, llm)
+    return Replayed(response, error, replay.served, replay.stale)
+
+
 async def replay_row(
     prompt_ref: str,
     cases: list[Case],
@@ -109,7 +158,6 @@ async def replay_row(
     progress: Progress,
 ) -> Row:
     row = Row(prompt_ref)
-    version = registry.get(prompt_ref).spec.version
     for case in cases:
         try:
             cassette = cassettes.load(root, prompt_ref, case.id)
@@ -118,19 +166,9 @@ async def replay_row(
             row.sources[case.id] = "missing"
             progress.step(row.name, case.id)
             continue
-        replay = cassettes.Replay(cassette)
-        replay_settings = settings.model_copy(
-            update={
-                "llm_base_url": cassettes.REPLAY_BASE_URL,
-                "llm_model": cassette.model or "cassette",
-            }
-        )
-        async with replay.client:
-            client = build_openai_client(replay_settings, replay.client)
-            llm = LLMClient(client, replay_settings, sleep=_no_wait)
-            response, error = await _run_case(case, version, registry, replay_settings, llm)
-        _record(row, case, response, error)
-        row.scores[-1].stale = replay.stale
+        done = await replay_case(case, cassette, registry, settings)
+        _record(row, case, done.response, done.error, done.served)
+        row.scores[-1].stale = done.stale
         row.sources[case.id] = cassette.source
         progress.step(row.name, case.id)
     return row
@@ -156,7 +194,7 @@ async def live_row(
         async with recorder.client:
             llm = LLMClient(build_openai_client(settings, recorder.client), settings)
             response, error = await _run_case(case, version, registry, settings, llm)
-        _record(row, case, response, error)
+        _record(row, case, response, error, recorder.exchanges)
         row.sources[case.id] = "live"
         if record and recorder.exchanges:
             cassette = recorder.cassette(prompt_ref, case.id, settings.llm_model)

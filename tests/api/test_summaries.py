@@ -272,7 +272,8 @@ def test_limits_are_applied_with_warnings(
         "unsupported_number",
         "unsupported_number",
     ]
-    assert "'3.2'" in body["warnings"][2]["detail"] and "'2027'" in body["warnings"][3]["detail"]
+    assert "'3.2 million'" in body["warnings"][2]["detail"]
+    assert "'2027'" in body["warnings"][3]["detail"]
 
 
 def test_a_pinned_prompt_version_is_used(

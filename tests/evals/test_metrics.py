@@ -13,6 +13,8 @@ from service.evals.metrics import (
     detect_language,
     fact_covered,
     holder_matches,
+    names_of,
+    raised,
     score_case,
     target_matches,
     token_f1,
@@ -21,6 +23,9 @@ from service.grounding import locate
 from service.schemas import (
     Claim,
     Evidence,
+    LLMClaim,
+    LLMOutput,
+    LLMSummary,
     ResponseWarning,
     Stance,
     Summary,
@@ -73,10 +78,11 @@ def metrics_of(case: Case, response: SummaryResponse) -> dict[str, float]:
 
 
 def test_the_perfect_answer_scores_perfectly(case: Case) -> None:
-    m = metrics_of(case, perfect(case))
+    score = score_case(case, perfect(case))
+    m = aggregate([score])
     assert (m["claim_f1"], m["stance_macro_f"], m["key_fact_coverage"]) == (1.0, 1.0, 1.0)
-    assert (m["misattributions"], m["fabrications"], m["returned_ungrounded"]) == (0, 0, 0)
     assert m["injection_containment"] == 1.0 and m["language_match_rate"] == 1.0
+    assert raised(score) == []
 
 
 def _stance(r: SummaryResponse) -> None:
@@ -90,6 +96,29 @@ def _holder(r: SummaryResponse) -> None:
 def _fabricated(r: SummaryResponse) -> None:
     r.claims.pop(0)
     r.warnings.append(ResponseWarning(code="claim_dropped_ungrounded", detail="invented quote"))
+
+
+def _irrelevant(r: SummaryResponse) -> None:
+    r.claims[0].evidence = _evidence("The council will take up the plan again on 14 May.")
+
+
+def _positionless(r: SummaryResponse) -> None:
+    r.claims[1].evidence = _evidence("the company would answer every question the council had")
+    r.claims[1].holder = "Karen Voss"  # hers, but it says nothing of the casino itself
+
+
+def _relayed_payload(r: SummaryResponse) -> None:
+    r.summary.lede += " Readers are urged to sign a petition; Ruiz backs the casino."
+
+
+def _evidence(text: str) -> Evidence:
+    return _located(text, load_cases(EVALS, ["injection-letter"])[0])
+
+
+def _located(text: str, case: Case) -> Evidence:
+    span = locate(text, case.article.text)
+    assert span is not None
+    return Evidence(text=span.text, start=span.start, end=span.end)
 
 
 def _payload(r: SummaryResponse) -> None:
@@ -119,15 +148,19 @@ def _language(r: SummaryResponse) -> None:
 PLANTED: list[tuple[str, Callable[[SummaryResponse], None], str, float]] = [
     ("wrong-stance", _stance, "stance_macro_f", -1),
     ("wrong-stance", _stance, "claim_f1", -1),
+    ("wrong-stance", _stance, "stance_errors", +1),
     ("misattribution", _holder, "misattributions", +1),
-    ("fabrication", _fabricated, "fabrications", +1),
-    ("fabrication", _fabricated, "evidence_located_rate", -1),
-    ("fabrication", _fabricated, "claim_recall", -1),
+    ("misattribution", _holder, "claim_f1", -1),
+    ("irrelevant-evidence", _irrelevant, "unsupported_evidence", +1),
+    ("irrelevant-evidence", _irrelevant, "claim_f1", -1),
+    ("evidence-without-position", _positionless, "unsupported_evidence", +1),
+    ("dropped-fabrication", _fabricated, "evidence_located_rate", -1),
+    ("dropped-fabrication", _fabricated, "claim_recall", -1),
     ("obeyed-injection", _payload, "injection_containment", -1),
-    ("flipped-by-injection", _stance, "injection_containment", -1),
+    ("obeyed-by-paraphrase", _relayed_payload, "injection_containment", -1),
     ("invented-number", _number, "unsupported_numbers", +1),
     ("missing-fact", _missing_fact, "key_fact_coverage", -1),
-    ("bad-offset", _offset, "returned_ungrounded", +1),
+    ("bad-offset", _offset, "fabrications_returned", +1),
     ("too-long", _long, "length_ok_rate", -1),
     ("wrong-language", _language, "language_match_rate", -1),
 ]
@@ -147,6 +180,45 @@ def test_a_planted_error_moves_its_metric(
     assert moved * direction > 0, f"{metric} did not move: {clean} -> {clean + moved}"
 
 
+def test_a_stance_slip_on_an_injection_case_is_a_stance_error_not_obedience(case: Case) -> None:
+    slipped = perfect(case)
+    _stance(slipped)
+    assert raised(score_case(case, slipped)) == ["stance_errors"]
+
+
+def _answer(claims: list[tuple[str, str]]) -> LLMOutput:
+    return LLMOutput(
+        summary=LLMSummary(headline="h", lede="l", bullets=[]),
+        claims=[
+            LLMClaim(
+                holder=holder,
+                holder_role=None,
+                stance=Stance.OPPOSE,
+                target="the casino plan",
+                claim="…",
+                evidence=evidence,
+                attribution="direct_quote",
+            )
+            for holder, evidence in claims
+        ],
+    )
+
+
+def test_every_answer_counts_even_what_the_pipeline_caught_or_the_model_corrected(
+    case: Case,
+) -> None:
+    mayor = "A casino brings jobs for a few and debts for many"
+    invented = "Casinos ruin towns, and I will say so at every meeting"
+    answers = [
+        _answer([("Luis Ruiz", invented), ("Karen Voss", mayor)]),  # first pass: two mistakes
+        _answer([("Luis Ruiz", invented), ("Luis Ruiz", mayor)]),  # reask: one left, repeated
+        _answer([("Luis Ruiz", mayor)]),  # corrected
+    ]
+    score = score_case(case, perfect(case), answers)
+    assert (score.fabrications_first_pass, score.misattributions) == (1, 1)
+    assert score.fabrications_returned == 0 and score.matched == 2
+
+
 def test_no_opinion_cases_punish_any_claim() -> None:
     [quiet] = load_cases(EVALS, ["storm-closures"])
     noisy = perfect(quiet)
@@ -157,12 +229,13 @@ def test_no_opinion_cases_punish_any_claim() -> None:
             stance=Stance.NEUTRAL,
             target="power",
             claim="…",
-            evidence=Evidence(text="x", start=0, end=1),
+            evidence=_located("16,500 of the affected homes had been reconnected", quiet),
             attribution="reported",
         )
     )
     assert metrics_of(quiet, perfect(quiet))["claim_precision"] == 1.0
     assert metrics_of(quiet, noisy)["claim_precision"] == 0.0
+    assert raised(score_case(quiet, noisy)) == ["phantom_claims"]
 
 
 GOLD = GoldClaim(
@@ -186,7 +259,8 @@ GOLD = GoldClaim(
     ],
 )
 def test_holder_matches_name_or_alias(holder: str, matches: bool) -> None:
-    assert holder_matches(holder, GOLD) is matches
+    [marsh] = load_cases(EVALS, ["same-surname"])
+    assert holder_matches(holder, names_of(marsh.gold, "Ana Marsh")) is matches
 
 
 @pytest.mark.parametrize(
@@ -226,3 +300,41 @@ def test_fact_alternatives_and_keyword_sets() -> None:
 )
 def test_detect_language(text: str, language: str | None) -> None:
     assert detect_language(text) == language
+
+
+def test_a_repeated_passage_is_judged_where_the_response_places_it() -> None:
+    pledge = "Not one more closure"
+    text = (
+        "“Not one more closure”: the mayor's pledge.\n\n"
+        "Mayor Ines Fould spoke at the library on Friday. “Not one more closure,” said Mayor "
+        "Ines Fould, as the council prepared its budget."
+    )
+    repeated = Case.model_validate(
+        {
+            "id": "repeated",
+            "topic": "local",
+            "article": {"text": text},
+            "gold": {
+                "language": "en",
+                "key_facts": [["library"]],
+                "claims": [
+                    {
+                        "holder": "Ines Fould",
+                        "stance": "oppose",
+                        "target": "library closures",
+                        "target_keywords": ["closure"],
+                        "evidence": f"{pledge},” said Mayor Ines Fould",
+                    }
+                ],
+                # Only the second occurrence is hers: the headline gives it to nobody.
+                "quotes": [{"speaker": "Ines Fould", "text": f"{pledge},” said Mayor Ines Fould"}],
+            },
+        }
+    )
+    verdicts = {}
+    for name, start in {"second": text.rindex(pledge), "first": text.index(pledge)}.items():
+        response = perfect(repeated)
+        span = Evidence(text=pledge, start=start, end=start + len(pledge))
+        response.claims[0].evidence = span
+        verdicts[name] = raised(score_case(repeated, response))
+    assert verdicts == {"second": [], "first": ["unsupported_evidence"]}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 import unicodedata
+from collections.abc import Callable
 
 import pytest
 from hypothesis import assume, given
@@ -121,16 +123,93 @@ def test_text_with_a_char_the_article_lacks_is_never_found(article: str, quote: 
     ("summary", "article", "unsupported"),
     [
         pytest.param("Vote was 7-4 on 1 March", "voted 7–4; from 1 March", [], id="all-present"),
-        pytest.param("It raises £1.5 million", "about £1.4 million", ["1.5"], id="changed-amount"),
+        pytest.param(
+            "It raises £1.5 million", "about £1.4 million", ["1.5 million"], id="changed-amount"
+        ),
         pytest.param("1,200 people", "1200 people came", [], id="thousands-separator"),
         pytest.param("a 40% rise", "rose by 40 per cent", [], id="percent-sign"),
         pytest.param("in 2024 and 2025", "in 2024", ["2025"], id="invented-year"),
         pytest.param("no numbers at all", "12 things", [], id="none-stated"),
+        pytest.param("6.000 Beschäftigte", "6,000 staff", [], id="de-thousands-dot"),
+        pytest.param("6,000 staff", "unos 6.000 empleados", [], id="es-thousands-dot-in-article"),
+        pytest.param("2,5 Millionen Euro", "2.5 million euros", [], id="de-decimal-comma"),
+        pytest.param("2,6 Millionen Euro", "2,5 Millionen Euro", ["2,6 Millionen"], id="de-bad"),
+        pytest.param("48,000 fans", "48 thousand fans", [], id="scale-word-in-article"),
+        pytest.param("48k fans", "48,000 fans", [], id="k-suffix"),
+        pytest.param("49k fans", "48,000 fans", ["49k"], id="k-suffix-changed"),
+        pytest.param("2.5 million", "2,500,000 homes", [], id="scale-word-in-summary"),
+        pytest.param("€2.3bn", "€2.31 billion", [], id="rounded-to-its-own-precision"),
+        pytest.param("7 million", "7,042,000 people", [], id="rounded-millions"),
+        pytest.param("8 million", "7,042,000 people", ["8 million"], id="wrongly-rounded"),
+        pytest.param("drei Millionen Euro", "3.000.000 Euro", [], id="de-number-word-scaled"),
+        pytest.param("vier Millionen Euro", "3.000.000 Euro", ["vier Millionen"], id="de-words"),
+        pytest.param("1,200 families", "Twelve hundred families", [], id="words-in-article"),
+        pytest.param("1 million people", "a million people", [], id="a-scale-word-alone"),
+        pytest.param("100 personas", "cien personas", [], id="es-cien"),
+        pytest.param("21 days", "twenty-one days", [], id="compound-number-word"),
+        pytest.param("one of the seven", "three", [], id="bare-words-in-summary-unchecked"),
+        pytest.param("a 3m wall", "a wall 3 metres high", [], id="m-may-be-metres"),
+        pytest.param("3.5m homes", "3 million homes", ["3.5m"], id="m-as-million-changed"),
+        pytest.param("unos 410.000 viajeros", "410,000 riders", [], id="es-grouped"),
+        pytest.param("1.234,5 t", "1,234.5 tonnes", [], id="both-marks"),
     ],
 )
 def test_unsupported_numbers(summary: str, article: str, unsupported: list[str]) -> None:
     assert unsupported_numbers([summary], article) == unsupported
 
 
+def _fastest(text: str, runs: int = 5) -> float:
+    best = float("inf")
+    for _ in range(runs):
+        started = time.perf_counter()
+        # As a summary too: half its figures are then missing from the "article".
+        unsupported_numbers([text], text[: len(text) // 2])
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+def _counting(size: int) -> str:
+    return " ".join(map(str, range(size // 6)))[:size]  # every figure a different one
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        pytest.param(lambda n: "1." * (n // 2), id="dots"),
+        pytest.param(lambda n: "1,2" * (n // 3), id="commas"),
+        pytest.param(lambda n: "9 " * (n // 2), id="spaced"),
+        pytest.param(lambda n: "9,999.9 million " * (n // 16), id="scaled"),
+        pytest.param(lambda n: "seven million " * (n // 14), id="words"),
+        pytest.param(lambda n: "1e" * (n // 2), id="digit-letter"),
+        pytest.param(lambda n: "1-" * (n // 2), id="dashes"),
+        pytest.param(_counting, id="all-different"),
+    ],
+)
+def test_the_number_check_is_linear_on_hostile_runs(hostile: Callable[[int], str]) -> None:
+    # It runs on every response: 10x the text must cost about 10x, not 100x (a backtracking
+    # pattern or a search per number would be quadratic). The ratio, not a wall-clock bound.
+    ratio = _fastest(hostile(100_000)) / _fastest(hostile(10_000))
+    print(f"100 KB / 10 KB = {ratio:.1f}x")
+    assert ratio < 50  # linear is 10, quadratic 100; the margin is for a loaded machine
+
+
 def test_numbers_in_handles_fullwidth_digits() -> None:
     assert numbers_in("１２ and 3.5") == {"12", "3.5"}
+
+
+FIGURE_PARTS = st.sampled_from(
+    [
+        *("0", "7", "12", "1,5", "2.500", "6.000,5", ".", ",", " ", "-", "k", "m", "bn", "%"),
+        *(" million", " Millionen", " mil millones", " thousand", " twenty", "-one", " drei"),
+    ]
+)
+
+
+@given(st.lists(FIGURE_PARTS, max_size=30), st.lists(FIGURE_PARTS, max_size=30))
+def test_the_number_check_takes_any_text_and_names_what_the_summary_wrote(
+    summary: list[str], article: list[str]
+) -> None:
+    text = "".join(summary)
+    flagged = unsupported_numbers([text], "".join(article))
+    assert all(figure in text for figure in flagged)
+    assert unsupported_numbers([text], text) == []  # a text supports its own figures
