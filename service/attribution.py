@@ -73,6 +73,10 @@ _SPEECH_VERBS = (
     "sostuvo indicó manifestó comentó insistió recordó escribió opinó "
     "sagte sagt erklärte erklärt betonte betont meinte meint warnte warnt schrieb fügte kritisierte"
 ).split()
+_NOT_ALWAYS_SPEECH = frozenset(
+    "added adds called calls noted notes stated states claimed claims asked asks".split()
+)
+_SPEECH_OBJECT = re.compile(r"\s*(?:[,:.]|that\b|$)")
 _PRO_DROP = frozenset(_SPEECH_VERBS[_SPEECH_VERBS.index("dijo") : _SPEECH_VERBS.index("sagte")])
 _VERB = re.compile(rf"(?<![\w’'])(?:{'|'.join(_SPEECH_VERBS)})(?![\w’'])")
 # Cues whose subject always follows: "according to X", "según X", "laut X", "…", so X.
@@ -322,6 +326,7 @@ class Article:
         self.mentions = [(s, e, self.people.resolve(w)) for s, e, w in runs]
         self._sentence_starts = [s.start for s in self.sentences]
         self._quote_starts = [q.start for q in self.quotes]
+        self._outer_starts = [q.start for q in self.outer]
         self._outer_ends = [q.end for q in self.outer]
         self._mention_starts = [m[0] for m in self.mentions]
         self._mention_ends = [m[1] for m in self.mentions]
@@ -343,6 +348,8 @@ class Article:
         found += [(m.start(), m.end(), True) for m in _ACCORDING.finditer(masked)]
         for start, end, according in sorted(found)[:_MAX_CUES]:
             sentence = self.sentence_at(start)
+            if masked[start:end] in _NOT_ALWAYS_SPEECH and not self._speech(masked, end, sentence):
+                continue
             cue = None if according else self._subject_before(masked, start, end, sentence)
             if cue is None and (according or self._after_quote(start)):
                 cue = self._subject_after(masked, start, end, sentence)
@@ -385,6 +392,13 @@ class Article:
             words = _lower_words(m.group(1))
             return Cue(vs, ve + m.end(1), self.people.by_role(words), sentence)
         return None
+
+    def _speech(self, masked: str, ve: int, sentence: int) -> bool:
+        """Whether "added", "called", "noted" … report speech here, not "added 400 jobs"."""
+        if _SPEECH_OBJECT.match(masked, ve):
+            return True
+        k = bisect_left(self._outer_starts, ve)
+        return k < len(self.outer) and self.sentence_at(self.outer[k].start) == sentence
 
     def _after_quote(self, vs: int) -> bool:
         """Whether a verb follows a quotation ("…," said X), where the subject comes after it."""
@@ -455,11 +469,12 @@ class Article:
         return None
 
     def _colon_cue(self, q: Quote, masked: str, sentence: int) -> Cue | None:
-        """ "X: “…”", the name right before a colon that opens the quote."""
-        head = masked[max(0, q.start - 4) : q.start].rstrip()
-        if not head.endswith(":"):
+        """ "X: “…”": the name right before a colon that opens the quote."""
+        base = max(0, q.start - 4)
+        head = masked[base : q.start]
+        if not head.rstrip().endswith(":"):
             return None
-        colon = q.start - (len(masked[: q.start]) - len(masked[: q.start].rstrip())) - 1
+        colon = base + head.rindex(":")
         k = bisect_right(self._mention_ends, colon) - 1
         if k >= 0 and not masked[self.mentions[k][1] : colon].strip():
             start, _, speaker = self.mentions[k]
@@ -548,25 +563,28 @@ def _judge(who: Speaker, cues: list[Cue]) -> Check:
 
 def _same(who: Speaker, speaker: Speaker) -> bool | None:
     """Whether the holder is the speaker; None when the text cannot tell."""
-    if who.person and speaker.person:
-        return who.person == speaker.person
     holder = set(_lower_words(who.text)) - _NOT_NAMES
+    said = set(_lower_words(speaker.text)) - _NOT_NAMES
+    if who.person and speaker.person:
+        if who.person == speaker.person:
+            return True
+        # "Aldine Crossings" for its managing director, named beside it
+        return set(_lower_words(who.person.name)) <= speaker.person.intro or False
     if speaker.person:
         p = speaker.person
-        if holder and holder <= p.intro | set(_lower_words(p.name)):
-            return True  # "Aldine Crossings" for its managing director, "Okafor" for her
-        if len(holder) == 1 and p.surname.lower() in holder:
-            return None  # a surname two people share
-        return False if who.text[:1].isupper() else None
-    said = set(_lower_words(speaker.text)) - _NOT_NAMES
+        if holder == {p.surname.lower()}:
+            return None  # a surname that did not resolve: two people share it
+        return holder <= p.intro | set(_lower_words(p.name)) or (
+            False if who.text[:1].isupper() else None
+        )
+    if who.person and speaker.text[:1].isupper():
+        if said == {who.person.surname.lower()}:
+            return None  # the shared surname alone
+        return False if len(said) > 1 else None  # one unknown capitalised word: not a name
     if holder and said and (holder <= said or said <= holder):
-        return True
+        return True  # "the farmers' union" and "farmers' union"
     if speaker.indefinite and who.person:
         return False  # "a farmer" is not anyone the article names
-    if who.person and speaker.text[:1].isupper() and speaker.text.split()[-1] == who.person.surname:
-        return None  # the shared surname alone
-    if who.person and speaker.text[:1].isupper():
-        return False
     return None
 
 
