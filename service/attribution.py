@@ -63,6 +63,7 @@ _TITLE_WORDS = frozenset(
         "sprecherin kanzler kanzlerin vorsitzende vorsitzender chef chefin leiter leiterin"
     ).split()
 )
+_ABBREVIATED = ABBREVIATIONS | _HONORIFICS | _TITLE_WORDS  # words a full stop does not end
 _PRONOUNS = frozenset("he she they er sie ella él".split())
 _SPEECH_VERBS = (
     "said says say told tells added adds argued argues warned warns insisted insists wrote writes "
@@ -78,19 +79,31 @@ _NOT_ALWAYS_SPEECH = frozenset(
 )
 _SPEECH_OBJECT = re.compile(r"\s*(?:[,:.]|that\b|$)")
 _PRO_DROP = frozenset(_SPEECH_VERBS[_SPEECH_VERBS.index("dijo") : _SPEECH_VERBS.index("sagte")])
-_VERB = re.compile(rf"(?<![\w’'])(?:{'|'.join(_SPEECH_VERBS)})(?![\w’'])")
+
+
+def _verbs(words: list[str]) -> re.Pattern[str]:
+    """One alternation per first letter, each starting with that letter: re then skips fast."""
+    rests: dict[str, list[str]] = {}
+    for word in words:
+        rests.setdefault(word[0], []).append(word[1:])
+    alternatives = [
+        f"{first}(?<![\\w’'].)(?:{'|'.join(sorted(rest, key=len, reverse=True))})"
+        for first, rest in rests.items()
+    ]
+    return re.compile(rf"(?:{'|'.join(alternatives)})(?![\w’'])")
+
+
+_VERB = _verbs(_SPEECH_VERBS)
 # Cues whose subject always follows: "according to X", "según X", "laut X", "…", so X.
-_ACCORDING = re.compile(
-    r"(?<![\w’'])(?:[Aa]ccording to|[Ss]egún|[Ll]aut|so(?= [A-ZÄÖÜ]))(?![\w’'])"
-)
+_ACCORDING = re.compile(r"[AaSsLl](?<![\w’'].)(?:ccording to|egún|aut|o(?= [A-ZÄÖÜ]))(?![\w’'])")
 _CAP = rf"[{_UPPER}][\w’'\-]*+\.?"
+_PARTICLE = r"(?:de|del|la|van|von|der|bin|al|y)[ \t]+"  # "Ana de la Cruz", "Jan van Dijk"
 _NAME_RUN = re.compile(
-    rf"(?<![\w’'\-]){_CAP}(?:[ \t]+(?:(?:de|del|la|van|von|der|bin|al|y)[ \t]+)?{_CAP}){{0,5}}"
+    rf"[{_UPPER}](?<![\w’'\-].)[\w’'\-]*+\.?(?:[ \t]+(?:{_PARTICLE})?{_CAP}){{0,5}}"
 )
-_LOWER_WORD = re.compile(r"(?<![\w’'\-])[a-zà-öø-ÿ][\w’'\-]*+")
 _QUOTE_MARKS = re.compile("[“”„«»‹›‘’‚\"″']|\n[^\\S\n]*+\n")
 _SENTENCE_END = re.compile(
-    rf"(?<![.!?…])[.!?…]++[”\"’″»)\]]*+(?=\s++[“\"‘″«„(\[]?[{_UPPER}0-9])|\n[^\S\n]*+\n"
+    rf"[.!?…](?<![.!?…].)[.!?…]*+[”\"’″»)\]]*+(?=\s++[“\"‘″«„(\[]?[{_UPPER}0-9])|\n[^\S\n]*+\n"
 )
 # What may stand between a subject and its verb: an appositive ("Ana Marsh, who drafted it,").
 _SUBJECT_GAP = re.compile(
@@ -242,6 +255,8 @@ class People:
         intro: dict[str, set[str]] = {}
         title: dict[str, str] = {}
         for start, end, words in runs:
+            if len(words) < 2:
+                continue  # one word is a surname at most, never a person's introduction
             titles, name = _split_title(words)
             if len(name) < 2:
                 continue
@@ -261,6 +276,10 @@ class People:
 
     def resolve(self, words: list[str], role: str | None = None) -> Speaker:
         """The person a name (with any title) means; unresolved when it could be several."""
+        if len(words) == 1 and not role:  # most capitalised words: the fast way out
+            word = words[0].removesuffix("’s").removesuffix("'s")
+            if word not in self.by_surname:
+                return Speaker(word)
         titles, name = _split_title(words)
         text = " ".join(name) or " ".join(words)
         if person := self.by_name.get(text):
@@ -287,10 +306,9 @@ class People:
 
 
 def _split_title(words: list[str]) -> tuple[list[str], list[str]]:
+    """ "Councillor Tom Marsh" → (["Councillor"], ["Tom", "Marsh"]); a possessive 's dropped."""
     k = 0
-    while k < len(words) - 1 and (
-        words[k].lower().rstrip(".") in _TITLE_WORDS | _HONORIFICS or words[k] == "of"
-    ):
+    while k < len(words) - 1 and (words[k].lower().rstrip(".") in _ABBREVIATED or words[k] == "of"):
         k += 1
     name = [w for w in words[k:] if w not in ("of",)]
     if name and name[-1].endswith(("’s", "'s")):
@@ -612,20 +630,21 @@ def _name_runs(masked: str) -> list[tuple[int, int, list[str]]]:
     """
     runs: list[tuple[int, int, list[str]]] = []
     for m in _NAME_RUN.finditer(masked):
-        words: list[tuple[int, int, str]] = []
-        for w in re.finditer(r"\S+", m.group()):
-            word, start, end = w.group(), m.start() + w.start(), m.start() + w.end()
+        at, start, words = m.start(), -1, []
+        for word in m.group().split():
+            at = masked.index(word, at)
+            end = at + len(word)
             if not words and word.lower().rstrip(".") in _NOT_NAMES:
+                at = end
                 continue
             bare = word.rstrip(".")
             stop = word.endswith(".") and len(bare) > 1 and bare.lower() not in _ABBREVIATED
-            words.append((start, end - 1 if stop else end, bare if stop else word))
+            start = at if not words else start
+            words.append(bare if stop else word)
+            at = end
             if stop:
-                runs.append((words[0][0], words[-1][1], [t for _, _, t in words]))
+                runs.append((start, end - 1, words))
                 words = []
         if words:
-            runs.append((words[0][0], words[-1][1], [t for _, _, t in words]))
+            runs.append((start, at, words))
     return runs
-
-
-_ABBREVIATED = ABBREVIATIONS | _HONORIFICS | _TITLE_WORDS
