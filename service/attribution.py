@@ -630,7 +630,8 @@ def _name_runs(masked: str) -> list[tuple[int, int, list[str]]]:
     """
     runs: list[tuple[int, int, list[str]]] = []
     for m in _NAME_RUN.finditer(masked):
-        at, start, words = m.start(), -1, []
+        at, start = m.start(), -1
+        words: list[str] = []
         for word in m.group().split():
             at = masked.index(word, at)
             end = at + len(word)
