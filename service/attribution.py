@@ -25,7 +25,7 @@ import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, NamedTuple
 
 Status = Literal["verified", "unverified", "contradicted"]
 
@@ -118,19 +118,19 @@ _DESCRIPTOR = re.compile(
     r"(?:[a-zà-ÿ][\w’'\-]*\s+){0,3}?[a-zà-ÿ][\w’'\-]*+"
 )
 _WINDOW = 120  # characters around a cue that can hold its subject
-_MAX_CUES = 5000  # an article with more speech verbs than this is not prose; the rest are ignored
+# Text with more speech verbs or quotations than these is not prose; the rest name no speaker.
+_MAX_CUES = 5000
+_MAX_QUOTES = 2000
 
 
-@dataclass(frozen=True)
-class Sentence:
+class Sentence(NamedTuple):
     start: int
     end: int
     text: str
     paragraph: int
 
 
-@dataclass(frozen=True)
-class Quote:
+class Quote(NamedTuple):
     start: int  # at the opening mark
     end: int  # after the closing mark
     depth: int  # 0: outermost
@@ -157,8 +157,7 @@ class Speaker:
         return self.person.name if self.person else self.text
 
 
-@dataclass(frozen=True)
-class Cue:
+class Cue(NamedTuple):
     start: int
     end: int
     speaker: Speaker | None  # None: a pronoun with no person to resolve to
@@ -354,7 +353,7 @@ class Article:
         self._cue_starts = [c.start for c in self.cues]
         self.outer_cues: list[Cue | None] = []
         for i in range(len(self.outer)):
-            self.outer_cues.append(self._quote_cue(i, masked))
+            self.outer_cues.append(self._quote_cue(i, masked) if i < _MAX_QUOTES else None)
 
     def sentence_at(self, pos: int) -> int:
         return max(0, bisect_right(self._sentence_starts, pos) - 1)

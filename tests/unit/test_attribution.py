@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from service.attribution import analyse, quotations
@@ -407,3 +409,37 @@ def test_evidence_must_be_a_unit(evidence: str, meaningful: bool) -> None:
 )
 def test_quotations(text: str, quoted: list[str]) -> None:
     assert [text[q.start : q.end] for q in quotations(text)] == quoted
+
+
+HOSTILE = {
+    "straight-quotes": '"',
+    "apostrophes": "'",
+    "curly-opens": "“",
+    "dots": ".",
+    "abbreviations": "Mr. ",
+    "capitals": "Aa ",
+    "speech-verbs": "said ",
+    "quote-said": '"a" said ',
+    "pronoun-cues": "“Go now,” she said. ",
+    "names-said": "Ana Marsh said. ",
+    "nested-marks": "Dr. Ana O’Neil, the mayor, said: «„‘Hello world there,’“» ",
+}
+
+
+@pytest.mark.parametrize("unit", HOSTILE.values(), ids=HOSTILE.keys())
+def test_reading_hostile_text_takes_linear_time(unit: str) -> None:
+    """Four times the text may cost about four times as long, never sixteen (quadratic)."""
+
+    def cost(chars: int) -> float:
+        text = unit * (chars // len(unit))
+        best = float("inf")
+        for _ in range(3):
+            analyse.cache_clear()
+            start = time.perf_counter()
+            analyse(text)
+            best = min(best, time.perf_counter() - start)
+        return best
+
+    small, large = cost(10_000), cost(40_000)
+    print(f"{unit!r}: {small * 1000:.1f} ms for 10 KB, {large * 1000:.1f} ms for 40 KB")
+    assert large / small < 10
