@@ -117,6 +117,13 @@ _DESCRIPTOR = re.compile(
     r"(?<![\w’'])(?:the|a|an|one|der|die|el|la|un|una|its|his|her|their)\s+"
     r"(?:[a-zà-ÿ][\w’'\-]*\s+){0,3}?[a-zà-ÿ][\w’'\-]*+"
 )
+MIN_EVIDENCE_WORDS = 4  # shorter "evidence" ("the bill") would ground almost anything
+_TRIM = " ,.;:!?“”„«»‹›‘’‚\"″'"
+_LOOKBACK = 20  # mentions looked at for a pronoun; prose never needs more
+_PRONOUN_BEFORE = re.compile(r"(?<![\w’'])(\w+)\s+(?:has\s+|had\s+)?$")
+_PRONOUN_AFTER = re.compile(r"\s+(\w+)\b")
+_DESCRIPTOR_BEFORE = re.compile(rf"({_DESCRIPTOR.pattern})(?:\s*,[^,]{{1,60}},)?\s+$")
+_DESCRIPTOR_AFTER = re.compile(rf"\s+({_DESCRIPTOR.pattern})")
 _WINDOW = 120  # characters around a cue that can hold its subject
 # Text with more speech verbs or quotations than these is not prose; the rest name no speaker.
 _MAX_CUES = 5000
@@ -169,6 +176,12 @@ class Check:
     status: Status
     speaker: str | None
     cue: tuple[int, int] | None  # [start, end) of the words that say who speaks
+
+
+@lru_cache(maxsize=8)  # one request reads its article once for all its claims and reasks
+def analyse(text: str) -> Article:
+    """Read an article once for attribution."""
+    return Article(text)
 
 
 def sentences(text: str) -> list[Sentence]:
@@ -269,8 +282,11 @@ class People:
             for name, words in intro.items()
         }
         self.by_surname: dict[str, list[Person]] = {}
+        self.by_title: dict[str, list[Person]] = {}
         for person in self.by_name.values():
             self.by_surname.setdefault(person.surname, []).append(person)
+            for word in person.intro & _TITLE_WORDS:
+                self.by_title.setdefault(word, []).append(person)
 
     def resolve(self, words: list[str], role: str | None = None) -> Speaker:
         """The person a name (with any title) means; unresolved when it could be several."""
@@ -297,7 +313,7 @@ class People:
         text = " ".join(words)
         indefinite = bool(words) and words[0] in ("a", "an", "one", "un", "una", "ein", "eine")
         if role and not indefinite:
-            matches = [p for p in self.by_name.values() if role <= p.intro]
+            matches = [p for p in self.by_title.get(min(role), []) if role <= p.intro]
             if len(matches) == 1:
                 return Speaker(text, matches[0])
         return Speaker(text, indefinite=indefinite)
@@ -551,15 +567,6 @@ class Article:
         return False
 
 
-MIN_EVIDENCE_WORDS = 4  # shorter "evidence" ("the bill") would ground almost anything
-_TRIM = " ,.;:!?“”„«»‹›‘’‚\"″'"
-_LOOKBACK = 20  # mentions looked at for a pronoun; prose never needs more
-_PRONOUN_BEFORE = re.compile(r"(?<![\w’'])(\w+)\s+(?:has\s+|had\s+)?$")
-_PRONOUN_AFTER = re.compile(r"\s+(\w+)\b")
-_DESCRIPTOR_BEFORE = re.compile(rf"({_DESCRIPTOR.pattern})(?:\s*,[^,]{{1,60}},)?\s+$")
-_DESCRIPTOR_AFTER = re.compile(rf"\s+({_DESCRIPTOR.pattern})")
-
-
 def _judge(who: Speaker, cues: list[Cue]) -> Check:
     """verified if a cue names the holder; contradicted if cues name only someone else."""
     other: Cue | None = None
@@ -602,12 +609,6 @@ def _same(who: Speaker, speaker: Speaker) -> bool | None:
     if speaker.indefinite and who.person:
         return False  # "a farmer" is not anyone the article names
     return None
-
-
-@lru_cache(maxsize=8)  # one request reads its article once for all its claims and reasks
-def analyse(text: str) -> Article:
-    """Read an article once for attribution."""
-    return Article(text)
 
 
 def _mask(text: str, outer: list[Quote]) -> str:
