@@ -647,4 +647,19 @@ def _name_runs(masked: str) -> list[tuple[int, int, list[str]]]:
                 words = []
         if words:
             runs.append((start, at, words))
-    return runs
+    return _join_titles(runs, masked)
+
+
+def _join_titles(
+    runs: list[tuple[int, int, list[str]]], masked: str
+) -> list[tuple[int, int, list[str]]]:
+    """ "Secretary of State Daniel Achebe" is one run: a title, "of", and the name it heads."""
+    joined: list[tuple[int, int, list[str]]] = []
+    for start, end, words in runs:
+        if joined:
+            s, e, w = joined[-1]
+            if masked[e:start] == " of " and all(x.lower() in _TITLE_WORDS for x in w):
+                joined[-1] = (s, end, [*w, "of", *words])
+                continue
+        joined.append((start, end, words))
+    return joined

@@ -259,6 +259,15 @@ CASES = [
         ("verified", "Tomas Reyes", "he said"),
         id="organisation-for-its-director",
     ),
+    pytest.param(
+        "“It's not our war, and it never was,” said Secretary of State Lena Voss.",
+        "It's not our war, and it never was",
+        "Lena Voss",
+        None,
+        True,
+        ("verified", "Lena Voss", "said Secretary of State Lena Voss"),
+        id="title-of-title-name",
+    ),
     # --- what a claim's attribution needs ----------------------------------------------------
     pytest.param(
         "Lena Holt said the pool would close in October.",
