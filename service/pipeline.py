@@ -234,19 +234,18 @@ class Grounded:
     drop: WarningCode | None = None
 
 
-def ground(claim: LLMClaim, article: str) -> Grounded:
+def ground(claim: LLMClaim, article: str, *, require_verified: bool = False) -> Grounded:
     """Locate a claim's evidence and check its attribution, preferring the holder's occurrence."""
-    evidence = strip_foreign_links(claim.evidence[:200], article)[0]
     spans = locate_all(claim.evidence, article)
     if not spans:
-        problem = f"this evidence is not in the article verbatim: {evidence!r}"
+        problem = f"this evidence is not in the article verbatim: {_shown(claim, article)}"
         return Grounded(None, None, problem, "claim_dropped_ungrounded")
     read = analyse(article)
     spans = [s for s in spans if read.meaningful(s.start, s.end)]
     if not spans:
         problem = (
             "this evidence is a fragment, not a passage that shows a position (quote at least "
-            f"4 words, or a whole quotation): {evidence!r}"
+            f"4 words, or a whole quotation): {_shown(claim, article)}"
         )
         return Grounded(None, None, problem, "claim_dropped_ungrounded")
     direct = claim.attribution == Attribution.DIRECT_QUOTE
@@ -261,10 +260,19 @@ def ground(claim: LLMClaim, article: str) -> Grounded:
     result = AttributionCheck(status=check.status, speaker=check.speaker, cue=cue)
     if check.status == "contradicted":
         problem = (
-            f"the article gives this passage to {check.speaker}, not {claim.holder}: {evidence!r}"
+            f"the article gives this passage to {check.speaker}, not {claim.holder}: "
+            f"{_shown(claim, article)}"
         )
         return Grounded(span, result, problem, "claim_dropped_misattributed")
+    if check.status == "unverified" and require_verified:
+        problem = f"the article does not say who said this passage: {_shown(claim, article)}"
+        return Grounded(span, result, problem, "claim_dropped_unverified")
     return Grounded(span, result)
+
+
+def _shown(claim: LLMClaim, article: str) -> str:
+    """The claim's evidence as a problem or warning quotes it: cut short, without foreign links."""
+    return repr(strip_foreign_links(claim.evidence[:200], article)[0])
 
 
 def ground_claims(
@@ -274,13 +282,8 @@ def ground_claims(
     claims: list[Claim] = []
     warnings: list[ResponseWarning] = []
     for c in candidates:
-        g = ground(c, article)
-        strict = options.require_verified_attribution and g.drop is None
-        if strict and g.check and g.check.status == "unverified":
-            evidence = strip_foreign_links(c.evidence[:200], article)[0]
-            problem = f"the article does not say who said this passage: {evidence!r}"
-            g = Grounded(g.span, g.check, problem, "claim_dropped_unverified")
-        if g.drop is not None or g.span is None or g.check is None:
+        g = ground(c, article, require_verified=options.require_verified_attribution)
+        if g.drop or g.span is None or g.check is None:
             code = g.drop or "claim_dropped_ungrounded"
             warnings.append(ResponseWarning(code=code, detail=f"{c.holder}: {g.problem}"))
             continue
