@@ -214,23 +214,27 @@ def _add(out: list[Sentence], text: str, begin: int, end: int, para: int) -> Non
 def quotations(text: str) -> list[Quote]:
     """Every quotation, by its marks; an apostrophe is not a mark, a blank line closes all."""
     found: list[Quote] = []
-    stack: list[tuple[str, int]] = []
+    stack: list[tuple[str, int]] = []  # open marks, innermost last; at most 6 deep
     n = len(text)
     for m in _QUOTE_MARKS.finditer(text):
         c, i = m.group(), m.start()
         if c[0] == "\n":
             stack.clear()  # a quote never runs on past its paragraph unclosed
             continue
-        before = text[i - 1] if i else " "
         after = text[i + 1] if i + 1 < n else " "
-        if c in "’'" and before.isalnum() and after.isalnum():
-            continue  # don't, Marsh’s
-        at = _closes(c, stack, after)
-        if at is not None:
-            found.append(Quote(stack[at][1], i + 1, at))
-            del stack[at:]
-        elif c in "“„«‹‘‚\"″'" and not after.isspace() and len(stack) < 6:
-            if c in "‘'" and before.isalnum():
+        if c in "’'" and after.isalnum():
+            if i and text[i - 1].isalnum():
+                continue  # don't, Marsh’s
+        else:
+            at = len(stack) - 1
+            while at >= 0 and c not in _CLOSERS[stack[at][0]]:
+                at -= 1
+            if at >= 0:
+                found.append(Quote(stack[at][1], i + 1, at))
+                del stack[at:]
+                continue
+        if c in _OPENERS and not after.isspace() and len(stack) < 6:
+            if c in "‘'" and i and text[i - 1].isalnum():
                 continue
             stack.append((c, i))
     found.sort(key=lambda q: q.start)
@@ -248,15 +252,7 @@ _CLOSERS = {
     "″": "″",
     "'": "'",
 }
-
-
-def _closes(c: str, stack: list[tuple[str, int]], after: str) -> int | None:
-    if c in "’'" and after.isalnum():
-        return None
-    for k in range(len(stack) - 1, -1, -1):
-        if c in _CLOSERS[stack[k][0]]:
-            return k
-    return None
+_OPENERS = frozenset(_CLOSERS)
 
 
 class People:
