@@ -540,6 +540,7 @@ class Article:
         return verdict
 
     def _named_in(self, who: Speaker, first: int, last: int) -> tuple[int, int] | None:
+        """Where sentences first..last name the holder, or open with a pronoun meaning them."""
         if who.person is None or not self.sentences:
             return None
         k = bisect_left(self._mention_starts, self.sentences[first].start)
@@ -547,6 +548,13 @@ class Article:
             if self.mentions[k][2].person == who.person:
                 return self.mentions[k][0], self.mentions[k][1]
             k += 1
+        for s in range(first, last + 1):
+            sentence = self.sentences[s]
+            word = sentence.text.split(maxsplit=1)[0] if sentence.text else ""
+            if word.lower() in _PRONOUNS:  # "She wants the tax cut reversed."
+                speaker = self._antecedent(sentence.start, s)
+                if speaker and speaker.person == who.person:
+                    return sentence.start, sentence.start + len(word)
         return None
 
     def meaningful(self, start: int, end: int) -> bool:

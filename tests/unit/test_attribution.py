@@ -288,6 +288,15 @@ CASES = [
         id="reported-with-holder",
     ),
     pytest.param(
+        HOLT + "She wants the pool kept open through the winter.",
+        "wants the pool kept open through the winter",
+        "Lena Holt",
+        None,
+        False,
+        ("verified", "Lena Holt", "She"),
+        id="reported-pronoun-subject",
+    ),
+    pytest.param(
         HOLT + "Factories in Dunmore added 400 jobs last year.",
         "Factories in Dunmore added 400 jobs",
         "Lena Holt",
