@@ -64,6 +64,8 @@ _TITLE_WORDS = frozenset(
     ).split()
 )
 _ABBREVIATED = ABBREVIATIONS | _HONORIFICS | _TITLE_WORDS  # words a full stop does not end
+_INDEFINITE = frozenset("a an one un una ein eine".split())
+_DETERMINERS = _INDEFINITE | frozenset("the der die das el la los las".split())
 _PRONOUNS = frozenset("he she they er sie ella él".split())
 _SPEECH_VERBS = (
     "said says say told tells added adds argued argues warned warns insisted insists wrote writes "
@@ -307,7 +309,7 @@ class People:
         """ "the mayor": the one person the article introduced with that title, if just one."""
         role = {w for w in words if w in _TITLE_WORDS}
         text = " ".join(words)
-        indefinite = bool(words) and words[0] in ("a", "an", "one", "un", "una", "ein", "eine")
+        indefinite = bool(words) and words[0] in _INDEFINITE
         if role and not indefinite:
             matches = [p for p in self.by_title.get(min(role), []) if role <= p.intro]
             if len(matches) == 1:
@@ -514,7 +516,7 @@ class Article:
     def holder(self, holder: str, role: str | None) -> Speaker:
         """The person a claim's holder means in this article, as far as the text tells."""
         words = holder.split()
-        if words and words[0].lower() in ("the", "der", "die", "el", "la"):
+        if words and words[0].lower() in _DETERMINERS:  # "the mayor", "a farmer"
             return self.people.by_role(_lower_words(holder))
         return self.people.resolve(words, role)
 
@@ -601,9 +603,9 @@ def _same(who: Speaker, speaker: Speaker) -> bool | None:
         p = speaker.person
         if holder == {p.surname.lower()}:
             return None  # a surname that did not resolve: two people share it
-        return holder <= p.intro | set(_lower_words(p.name)) or (
-            False if who.text[:1].isupper() else None
-        )
+        if holder <= p.intro | set(_lower_words(p.name)):
+            return True
+        return False if who.text[:1].isupper() or who.indefinite else None
     if who.person and speaker.text[:1].isupper():
         if said == {who.person.surname.lower()}:
             return None  # the shared surname alone

@@ -137,6 +137,16 @@ CASES = [
         id="nested-quote-outer-speaker",
     ),
     pytest.param(
+        "“A farmer told me, ‘We cannot move the crop to market,’ and this bill fixes it,” said "
+        "Senator Ada Brandt.",
+        "We cannot move the crop to market",
+        "a farmer",
+        None,
+        True,
+        ("contradicted", "Ada Brandt", "said Senator Ada Brandt"),
+        id="nested-quote-unnamed-inner",
+    ),
+    pytest.param(
         "“We will appeal,” said Ivo Brandt. “The ruling ignores the evidence entirely.”",
         "The ruling ignores the evidence entirely",
         "Ivo Brandt",
