@@ -1,9 +1,10 @@
 """The embedded engine used when no LLM is configured: lead sentences and attributed direct quotes.
 
 It only copies: the headline is the title or the first sentence, lede and bullets are lead
-sentences, and each claim is a direct quote whose speaker an attribution pattern names. Stance is
-always neutral, since telling support from opposition needs a model. Its claims go through the
-same grounding as the LLM's.
+sentences, and each claim is a direct quote whose speaker the article names. Sentences and
+speakers are read by service/attribution.py, the same reading that checks every engine's claims.
+Stance is always neutral, since telling support from opposition needs a model. Its claims go
+through the same grounding as the LLM's.
 """
 
 from __future__ import annotations
