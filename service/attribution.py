@@ -180,7 +180,9 @@ class Check:
     cue: tuple[int, int] | None  # [start, end) of the words that say who speaks
 
 
-@lru_cache(maxsize=8)  # one request reads its article once for all its claims and reasks
+# One request reads its article once for all its claims and reasks; a hostile 100 KB article
+# keeps about 10 MB of reading, so only a few are kept.
+@lru_cache(maxsize=4)
 def analyse(text: str) -> Article:
     """Read an article once for attribution."""
     return Article(text)
