@@ -7,9 +7,9 @@ pass or a lookup in a window of bounded size, so hostile text costs linear time.
 
 Rules, as a careful reader applies them:
 - A passage in quotation marks belongs to the speaker of its outermost quote: the cue right after
-  the quote ("…," X said / said X / so X), else right before it (X said: "…" / X: "…"), else any
-  cue of the sentences it spans, else the quote before it in the same paragraph (a quote that
-  carries on). A quote inside a quote belongs to the outer speaker.
+  the quote ("…," X said / said X / so X), else right before it (X said: "…"), else earlier in
+  its sentence, else a name and colon (X: "…"), else later in its sentence, else the quote before
+  it in the same paragraph (a quote that carries on). A quote inside a quote is the outer one's.
 - A passage outside quotation marks is reported: it is the holder's when its sentence names the
   holder, as the subject of a speech cue or at all, or has a pronoun resolved to them.
 - A name is a full name, a surname, a title and surname, or a title the article introduced for
@@ -489,10 +489,12 @@ class Article:
             return after
         if before and not masked[before.end : q.start].strip(" ,:\n"):
             return before
+        if before:  # "Ivo Brandt told Lena Holt: “…”" is Ivo Brandt's, not Lena Holt's
+            return before
         if colon := self._colon_cue(q, masked, first):
             return colon
-        if after or before:
-            return after or before
+        if after:
+            return after
         if i and self.sentences:
             earlier = self.outer[i - 1]
             para = self.sentences[first].paragraph

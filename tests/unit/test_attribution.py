@@ -62,6 +62,15 @@ CASES = [
         id="X-colon-quote",
     ),
     pytest.param(
+        "Ivo Brandt told Lena Holt on Friday: “The tax is unfair to farmers.”",
+        "The tax is unfair to farmers",
+        "Lena Holt",
+        None,
+        True,
+        ("contradicted", "Ivo Brandt", "Ivo Brandt told"),
+        id="X-told-Y-colon-quote",
+    ),
+    pytest.param(
         "According to Ivo Brandt, the tax will hurt small farms most.",
         "the tax will hurt small farms most",
         "Ivo Brandt",
