@@ -60,7 +60,8 @@ _TITLE_WORDS = frozenset(
         "justice interior defence defense deputy mp alcalde alcaldesa ministro ministra presidente "
         "presidenta senador senadora concejal concejala portavoz bürgermeister bürgermeisterin "
         "minister ministerin senatorin präsident präsidentin stadtrat stadträtin sprecher "
-        "sprecherin kanzler kanzlerin vorsitzende vorsitzender chef chefin leiter leiterin"
+        "sprecherin kanzler kanzlerin vorsitzende vorsitzender chef chefin leiter leiterin "
+        "landwirt landwirtin bauer bäuerin anwohner anwohnerin unternehmer unternehmerin"
     ).split()
 )
 _ABBREVIATED = ABBREVIATIONS | _HONORIFICS | _TITLE_WORDS  # words a full stop does not end
@@ -99,7 +100,8 @@ _VERB = _verbs(_SPEECH_VERBS)
 # Cues whose subject always follows: "according to X", "según X", "laut X", "…", so X.
 _ACCORDING = re.compile(r"[AaSsLl](?<![\w’'].)(?:ccording to|egún|aut|o(?= [A-ZÄÖÜ]))(?![\w’'])")
 _CAP = rf"[{_UPPER}][\w’'\-]*+\.?"
-_PARTICLE = r"(?:de|del|la|van|von|der|bin|al|y)[ \t]+"  # "Ana de la Cruz", "Jan van Dijk"
+# "Ana de la Cruz", "Jan van der Berg"; a bare "der" is German's article, not part of a name.
+_PARTICLE = r"(?:von der|van der|van den|de la|de los|del|de|van|von|bin|al|y)[ \t]+"
 _NAME_RUN = re.compile(
     rf"[{_UPPER}](?<![\w’'\-].)[\w’'\-]*+\.?(?:[ \t]+(?:{_PARTICLE})?{_CAP}){{0,5}}"
 )
@@ -114,9 +116,14 @@ _SUBJECT_GAP = re.compile(
 )
 _CLOSING = tuple("”\"’'»«“″")
 # What may stand between a verb and its subject after it: "said its chair, Petra Wendt".
-_VERB_GAP = re.compile(r"\s+(?:[a-zà-ÿ][\w’'\-]*,?\s+){0,4}")
+# Two words at most ("said nurse Abby Lorne", "dijo la alcaldesa Marta Ruiz"), or a longer
+# description closed by a comma ("said a spokesperson for the ministry, Lena Voss"); never
+# "said a farmer near Kessel", where the name is a place.
+_VERB_GAP = re.compile(
+    r"\s+(?:(?:[a-zà-ÿ][\w’'\-]*\s+){0,2}|(?:[a-zà-ÿ][\w’'\-]*\s+){0,6}[a-zà-ÿ][\w’'\-]*,\s+)"
+)
 _DESCRIPTOR = re.compile(
-    r"(?<![\w’'])(?:the|a|an|one|der|die|el|la|un|una|its|his|her|their)\s+"
+    r"(?<![\w’'])(?i:the|a|an|one|der|die|el|la|un|una|its|his|her|their)\s+"
     r"(?:[a-zà-ÿ][\w’'\-]*\s+){0,3}?[a-zà-ÿ][\w’'\-]*+"
 )
 MIN_EVIDENCE_WORDS = 4  # shorter "evidence" ("the bill") would ground almost anything
@@ -616,8 +623,8 @@ def _same(who: Speaker, speaker: Speaker) -> bool | None:
         return False if len(said) > 1 else None  # one unknown capitalised word: not a name
     if holder and said and (holder <= said or said <= holder):
         return True  # "the farmers' union" and "farmers' union"
-    if speaker.indefinite and who.person:
-        return False  # "a farmer" is not anyone the article names
+    if speaker.indefinite and (who.person or who.text[:1].isupper()):
+        return False  # "a farmer" is not anyone named
     return None
 
 

@@ -107,6 +107,34 @@ CASES = [
         id="in-a-statement",
     ),
     pytest.param(
+        "“The fund is far too small for the valley,” said a spokesperson for the ministry, "
+        "Lena Voss.",
+        "The fund is far too small for the valley",
+        "Lena Voss",
+        None,
+        True,
+        ("verified", "Lena Voss", "said a spokesperson for the ministry, Lena Voss"),
+        id="said-description-comma-name",
+    ),
+    pytest.param(
+        "“The fund is far too small for the valley,” said a farmer near Kessel.",
+        "The fund is far too small for the valley",
+        "Lena Voss",
+        None,
+        True,
+        ("contradicted", "a farmer", "said a farmer"),
+        id="said-unnamed-near-a-place",
+    ),
+    pytest.param(
+        "The ministry said in a statement that the fund would open in March.",
+        "the fund would open in March",
+        "the ministry",
+        None,
+        False,
+        ("verified", "the ministry", "The ministry said"),
+        id="organisation-said-that",
+    ),
+    pytest.param(
         "Rafael Ortiz, chief economist at the Harbour Institute, said rents had stalled. "
         "“This rise will hurt renters most,” he said.",
         "This rise will hurt renters most",
