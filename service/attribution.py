@@ -128,6 +128,7 @@ _DESCRIPTOR = re.compile(
 )
 MIN_EVIDENCE_WORDS = 4  # shorter "evidence" ("the bill") would ground almost anything
 _TRIM = " ,.;:!?“”„«»‹›‘’‚\"″'"
+_HOLDER_EXTRA = re.compile(r"\([^()]{0,200}\)")
 _LOOKBACK = 20  # mentions looked at for a pronoun; prose never needs more
 _PRONOUN_BEFORE = re.compile(r"(?<![\w’'])(\w+)\s+(?:has\s+|had\s+)?$")
 _PRONOUN_AFTER = re.compile(r"\s+(\w+)\b")
@@ -526,7 +527,8 @@ class Article:
 
     def holder(self, holder: str, role: str | None) -> Speaker:
         """The person a claim's holder means in this article, as far as the text tells."""
-        words = holder.split()
+        # "Helen Okafor (Mayor)", "Helen Okafor, mayor of Port Aldine": the name is before.
+        words = _HOLDER_EXTRA.sub("", holder).split(",")[0].split()
         if words and words[0].lower() in _DETERMINERS:  # "the mayor", "a farmer"
             return self.people.by_role(_lower_words(holder))
         return self.people.resolve(words, role)
@@ -614,6 +616,9 @@ def _same(who: Speaker, speaker: Speaker) -> bool | None:
         p = speaker.person
         if holder == {p.surname.lower()}:
             return None  # a surname that did not resolve: two people share it
+        named, full = who.text.split(), p.name.split()
+        if len(named) > 1 and named[-1] == p.surname:  # "Helen M. Okafor", not "Robert Okafor"
+            return named[0] == full[0] or named[0].rstrip(".") == full[0][:1]
         if holder <= p.intro | set(_lower_words(p.name)):
             return True
         return False if who.text[:1].isupper() or who.indefinite else None

@@ -268,6 +268,24 @@ CASES = [
         id="cue-shared-surname-alone",
     ),
     pytest.param(
+        "“The bridge will open in May,” said Mayor Lena Holt.",
+        "The bridge will open in May",
+        "Lena J. Holt (Mayor)",
+        None,
+        True,
+        ("verified", "Lena Holt", "said Mayor Lena Holt"),
+        id="holder-initial-and-parenthesis",
+    ),
+    pytest.param(
+        "“The bridge will open in May,” said Mayor Lena Holt.",
+        "The bridge will open in May",
+        "Robert Holt, mayor",
+        None,
+        True,
+        ("contradicted", "Lena Holt", "said Mayor Lena Holt"),
+        id="holder-other-first-name",
+    ),
+    pytest.param(
         "Secretary of State Lena Voss met the president, Omar Kell, on Monday. Later the "
         "secretary of state told reporters: “It is not our war, and it never was.”",
         "It is not our war",
