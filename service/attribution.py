@@ -161,8 +161,7 @@ class Person:
     title: str | None  # the first title written before the name ("Mayor", "Councillor")
 
 
-@dataclass(frozen=True)
-class Speaker:
+class Speaker(NamedTuple):
     """Whom a cue names: a person of the article, or words that name nobody in particular."""
 
     text: str
@@ -651,6 +650,14 @@ def _name_runs(masked: str) -> list[tuple[int, int, list[str]]]:
     """
     runs: list[tuple[int, int, list[str]]] = []
     for m in _NAME_RUN.finditer(masked):
+        run = m.group()
+        if " " not in run and "\t" not in run:  # one word: most runs, German nouns above all
+            bare = run.rstrip(".")
+            if bare.lower() in _NOT_NAMES:
+                continue
+            stop = bare != run and len(bare) > 1 and bare.lower() not in _ABBREVIATED
+            runs.append((m.start(), m.end() - 1 if stop else m.end(), [bare if stop else run]))
+            continue
         at, start = m.start(), -1
         words: list[str] = []
         for word in m.group().split():
@@ -672,6 +679,10 @@ def _name_runs(masked: str) -> list[tuple[int, int, list[str]]]:
     return _join_titles(runs, masked)
 
 
+def _all_titles(words: list[str]) -> bool:
+    return all(w.lower() in _TITLE_WORDS for w in words)
+
+
 def _join_titles(
     runs: list[tuple[int, int, list[str]]], masked: str
 ) -> list[tuple[int, int, list[str]]]:
@@ -680,7 +691,7 @@ def _join_titles(
     for start, end, words in runs:
         if joined:
             s, e, w = joined[-1]
-            if masked[e:start] == " of " and all(x.lower() in _TITLE_WORDS for x in w):
+            if start - e == 4 and masked[e:start] == " of " and _all_titles(w):
                 joined[-1] = (s, end, [*w, "of", *words])
                 continue
         joined.append((start, end, words))
