@@ -85,12 +85,15 @@ _PRO_DROP = frozenset(_SPEECH_VERBS[_SPEECH_VERBS.index("dijo") : _SPEECH_VERBS.
 
 
 def _verbs(words: list[str]) -> re.Pattern[str]:
-    """One alternation per first letter, each starting with that letter: re then skips fast."""
+    """One alternation per first letter, each starting with that letter: re then skips fast.
+
+    The word's start is checked by the caller (_starts_word): a lookbehind here doubles the cost.
+    """
     rests: dict[str, list[str]] = {}
     for word in words:
         rests.setdefault(word[0], []).append(word[1:])
     alternatives = [
-        f"{first}(?<![\\w’'].)(?:{'|'.join(sorted(rest, key=len, reverse=True))})"
+        f"{first}(?:{'|'.join(sorted(rest, key=len, reverse=True))})"
         for first, rest in rests.items()
     ]
     return re.compile(rf"(?:{'|'.join(alternatives)})(?![\w’'])")
@@ -98,7 +101,9 @@ def _verbs(words: list[str]) -> re.Pattern[str]:
 
 _VERB = _verbs(_SPEECH_VERBS)
 # Cues whose subject always follows: "according to X", "según X", "laut X", "…", so X.
-_ACCORDING = re.compile(r"[AaSsLl](?<![\w’'].)(?:ccording to|egún|aut|o(?= [A-ZÄÖÜ]))(?![\w’'])")
+_ACCORDING = re.compile(
+    r"[AaSsLl](?:(?<=[Aa])ccording to|(?<=[Ss])egún|(?<=[Ll])aut|(?<=s)o(?= [A-ZÄÖÜ]))(?![\w’'])"
+)
 _CAP = rf"[{_UPPER}][\w’'\-]*+\.?"
 # "Ana de la Cruz", "Jan van der Berg"; a bare "der" is German's article, not part of a name.
 _PARTICLE = r"(?:von der|van der|van den|de la|de los|del|de|van|von|bin|al|y)[ \t]+"
@@ -130,11 +135,12 @@ MIN_EVIDENCE_WORDS = 4  # shorter "evidence" ("the bill") would ground almost an
 _TRIM = " ,.;:!?“”„«»‹›‘’‚\"″'"
 _HOLDER_EXTRA = re.compile(r"\([^()]{0,200}\)")
 _LOOKBACK = 20  # mentions looked at for a pronoun; prose never needs more
-_PRONOUN_BEFORE = re.compile(r"(?<![\w’'])(\w+)\s+(?:has\s+|had\s+)?$")
 _PRONOUN_AFTER = re.compile(r"\s+(\w+)\b")
 _DESCRIPTOR_BEFORE = re.compile(rf"({_DESCRIPTOR.pattern})(?:\s*,[^,]{{1,60}},)?\s+$")
 _DESCRIPTOR_AFTER = re.compile(rf"\s+({_DESCRIPTOR.pattern})")
 _WINDOW = 120  # characters around a cue that can hold its subject
+_DESCRIPTION = 80  # characters before a verb that can hold "the minister, Lena Voss,"
+_DETERMINER_WORDS = frozenset("the a an one der die el la un una its his her their".split())
 # Text with more speech verbs or quotations than these is not prose; the rest name no speaker.
 _MAX_CUES = 5000
 _MAX_QUOTES = 2000
@@ -385,12 +391,14 @@ class Article:
     def _read_cues(self, masked: str) -> None:
         found = [(m.start(), m.end(), False) for m in _VERB.finditer(masked)]
         found += [(m.start(), m.end(), True) for m in _ACCORDING.finditer(masked)]
+        found = [f for f in found if _starts_word(masked, f[0])]
         for start, end, according in sorted(found)[:_MAX_CUES]:
             sentence = self.sentence_at(start)
             if masked[start:end] in _NOT_ALWAYS_SPEECH and not self._speech(masked, end, sentence):
                 continue
-            cue = None if according else self._subject_before(masked, start, end, sentence)
-            if cue is None and (according or self._after_quote(start)):
+            inverted = according or self._after_quote(start)  # "…," said X: nothing before
+            cue = None if inverted else self._subject_before(masked, start, end, sentence)
+            if cue is None and inverted:
                 cue = self._subject_after(masked, start, end, sentence)
             if cue is None and masked[start:end] in _PRO_DROP:  # «…», dijo: the subject before
                 cue = Cue(start, end, self._antecedent(start, sentence), sentence)
@@ -407,12 +415,18 @@ class Article:
             start, end, speaker = self.mentions[j]
             if start >= low and _SUBJECT_GAP.fullmatch(masked, end, vs):
                 return Cue(start, ve, speaker, sentence)
-        window = masked[low:vs]
-        if (m := _PRONOUN_BEFORE.search(window)) and m.group(1).lower() in _PRONOUNS:
-            start = low + m.start(1)
+        # The last word before the verb, past "has"/"had": "she said", "he had warned".
+        low = max(low, vs - _DESCRIPTION)
+        words = masked[max(low, vs - 16) : vs].split()
+        if words and words[-1] in ("has", "had", "hat"):
+            words.pop()
+        if words and words[-1].lower() in _PRONOUNS:
+            start = masked.rindex(words[-1], low, vs)
             return Cue(start, ve, self._antecedent(start, sentence), sentence)
-        if m := _DESCRIPTOR_BEFORE.search(window):
-            start = low + m.start(1)
+        if _DETERMINER_WORDS.isdisjoint(masked[low:vs].lower().split()):
+            return None  # no "the …" to be a description: the common case, decided cheaply
+        if m := _DESCRIPTOR_BEFORE.search(masked, low, vs):
+            start = m.start(1)
             return Cue(start, ve, self.people.by_role(_lower_words(m.group(1))), sentence)
         return None
 
@@ -583,6 +597,10 @@ class Article:
                 return True
             k += 1
         return False
+
+
+def _starts_word(text: str, at: int) -> bool:
+    return at == 0 or not (text[at - 1].isalnum() or text[at - 1] in "’'_")
 
 
 def _judge(who: Speaker, cues: list[Cue]) -> Check:
