@@ -561,7 +561,11 @@ class Article:
         first, last = self.sentence_at(start), self.sentence_at(max(start, end - 1))
         cues = [c for s in range(first, last + 1) for c in self._cues_in.get(s, [])]
         verdict = _judge(who, cues)
-        if verdict.status == "unverified" and (named := self._named_in(who, first, last)):
+        if verdict.status != "verified" and (named := self._named_in(who, first, last)):
+            # Named but not the cue's subject: "Brandt's plan, which Holt said would cost jobs"
+            # cannot be told apart from a sentence reporting Brandt's own position.
+            if verdict.status == "contradicted":
+                return Check("unverified", verdict.speaker, None)
             verdict = Check("verified", who.name, named)
         if verdict.status == "verified" and direct_quote:
             return Check("unverified", verdict.speaker, None)  # no quotation marks around it

@@ -379,6 +379,15 @@ CASES = [
         ("contradicted", "Ivo Brandt", "Ivo Brandt said"),
         id="reported-by-someone-else",
     ),
+    pytest.param(
+        "Ivo Brandt's levy, which Lena Holt said would cost jobs, passed on Monday.",
+        "which Lena Holt said would cost jobs",
+        "Ivo Brandt",
+        None,
+        False,
+        ("unverified", "Lena Holt", None),
+        id="reported-holder-named-beside-another-cue",
+    ),
     # --- Spanish -----------------------------------------------------------------------------
     pytest.param(
         "«El puente abrirá en mayo», dijo la alcaldesa Marta Ruiz.",
