@@ -1,16 +1,17 @@
 """The embedded engine used when no LLM is configured: lead sentences and attributed direct quotes.
 
 It only copies: the headline is the title or the first sentence, lede and bullets are lead
-sentences, and each claim is a direct quote whose speaker an attribution pattern names. Stance is
-always neutral, since telling support from opposition needs a model. Its claims go through the
-same grounding as the LLM's.
+sentences, and each claim is a direct quote whose speaker the article names. Sentences and
+speakers are read by service/attribution.py, the same reading that checks every engine's claims.
+Stance is always neutral, since telling support from opposition needs a model. Its claims go
+through the same grounding as the LLM's.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
+from service.attribution import MIN_EVIDENCE_WORDS, analyse, sentences
 from service.schemas import (
     ArticleIn,
     Attribution,
@@ -28,175 +29,30 @@ NO_LLM_WARNING = ResponseWarning(
     "stances are not judged (all neutral) and targets are unknown",
 )
 
-_ABBREVIATIONS = frozenset(
-    (
-        "mr mrs ms dr prof sen rep gov gen col lt sgt capt rev st mt jr sr inc ltd co corp vs etc "
-        "no nos fig approx dept univ a.m p.m e.g i.e u.s u.k u.n jan feb mar apr jun jul aug sep "
-        "sept oct nov dec"
-    ).split()
-)
-_UPPER = "A-ZÀ-ÖØ-ÞĀ-ŽА-Я"
-_HONORIFIC = r"(?:Mr|Mrs|Ms|Mx|Dr|Prof)\.?"
-_ROLE = (
-    r"(?:Mayor|President|Vice President|Secretary|Minister|Prime Minister|Senator|Sen\.|"
-    r"Governor|Gov\.|Councillor|Councilwoman|Councilman|Chancellor|Judge|Coach|Chief|"
-    r"Superintendent|Commissioner|Director|Professor|Inspector|Captain|Sheriff|Bishop|Rabbi|"
-    r"Chairman|Chairwoman|Chair|Agronomist|Economist|Analyst|Nurse|Teacher|Spokesman|"
-    r"Spokeswoman|Spokesperson|Manager|Officer|Engineer)"
-)
-_NOT_NAME = (  # capitalised words that start sentences, not names
-    r"(?!(?:He|She|They|It|We|I|You|The|A|An|This|That|These|Those|But|And|Yet|When|While|"
-    r"After|Before|If|As|In|On|At|For|Asked|Meanwhile|Despite|Under|Although|Since|Some|"
-    r"Several|Both|One|Its|Their|His|Her|Our|My)\b)"
-)
-_WORD = rf"{_NOT_NAME}[{_UPPER}][\w’'\-]*"
-_NAME = (
-    rf"(?:(?P<role>{_ROLE})\s+|{_HONORIFIC}\s+)?"
-    rf"(?P<name>{_WORD}(?:\s+(?:de\s+|van\s+|von\s+)?{_WORD}){{0,3}})"
-)
-_SPEECH = (
-    r"(?:said|says|say|told|tells|added|adds|argued|argues|warned|warns|insisted|insists|"
-    r"wrote|writes|stated|states|explained|explains|noted|notes|asked|asks|replied|"
-    r"called|calls|declared|declares|acknowledged|conceded|countered|remarked|recalled)"
-)
-_PRONOUN = r"(?P<pronoun>[Hh]e|[Ss]he|[Tt]hey)"
-_QUOTE = re.compile(r"(?P<open>[“\"″«„])(?P<body>[^“”\"″«»„\n]{2,}?)(?P<close>[”\"″»“])")
-_APPOSITIVE = r"(?:\s*,[^,“”\"″«»]{1,80},)?"  # "Maria Lopez, who chairs the board, said"
-_OF_ORG = rf"(?:\s+of\s+(?:the\s+)?{_WORD}(?:\s+{_WORD}){{0,3}})?"  # "Felix Borg of the Union"
-_WHO = rf"{_NAME}{_OF_ORG}{_APPOSITIVE}"
-_DESCRIPTOR = r"(?:[a-z][\w’'\-]*,?\s+){0,4}"  # "said its chair, Petra Wendt"
-_NAME_THEN_VERB = re.compile(rf"{_WHO}\s+{_SPEECH}\b")
-_AFTER_QUOTE = tuple(
-    re.compile(rf"^\s*(?:,\s*)?{who}\b")
-    for who in (
-        rf"{_SPEECH}\s+{_DESCRIPTOR}{_NAME}",
-        rf"{_NAME}\s+{_SPEECH}",
-        rf"{_PRONOUN}\s+{_SPEECH}",
-    )
-)
-_BEFORE_QUOTE = re.compile(rf"(?:{_PRONOUN}|{_WHO})\s+{_SPEECH}\b[^“”\"″«».!?]*[,:]?\s*$")
-_NAME_ANYWHERE = re.compile(_NAME)
-_ACCORDING_TO = re.compile(rf"\b[Aa]ccording to {_NAME}")
-_MIN_QUOTE_WORDS = 4  # shorter quoted phrases are usually scare quotes, not positions
 
+def quotes(text: str) -> list[LLMClaim]:
+    """Direct quotes of four words or more whose speaker the article names, as neutral claims.
 
-@dataclass(frozen=True)
-class Sentence:
-    start: int
-    end: int
-    text: str
-    paragraph: int
-
-
-def sentences(text: str) -> list[Sentence]:
-    """Sentences with their offsets; a blank line always ends a paragraph and a sentence."""
-    out: list[Sentence] = []
-    for p_index, para in enumerate(re.finditer(r"[^\n]+(?:\n(?!\s*\n)[^\n]+)*", text)):
-        base, body = para.start(), para.group()
-        begin = 0
-        for end in re.finditer(r"[.!?…]+[”\"’″»)\]]*(?=\s+[“\"‘″«(\[]?[" + _UPPER + r"0-9])", body):
-            word = re.search(r"(\S+)$", body[begin : end.start()])
-            token = (word.group(1) if word else "").lower().strip('“"‘(')
-            if end.group().startswith(".") and (token in _ABBREVIATIONS or len(token) == 1):
-                continue
-            _add(out, body, begin, end.end(), base, p_index)
-            begin = end.end()
-        _add(out, body, begin, len(body), base, p_index)
-    return out
-
-
-def _add(out: list[Sentence], body: str, begin: int, end: int, base: int, para: int) -> None:
-    chunk = body[begin:end]
-    lead = len(chunk) - len(chunk.lstrip())
-    chunk = chunk.strip()
-    if chunk:
-        start = base + begin + lead
-        out.append(Sentence(start, start + len(chunk), chunk, para))
-
-
-def _speaker(match: re.Match[str] | None, last: str | None) -> tuple[str | None, str | None]:
-    if match is None:
-        return None, None
-    if match.groupdict().get("pronoun"):
-        return last, None
-    return match.group("name"), match.group("role")
-
-
-def _names(text: str) -> dict[str, set[str]]:
-    """Every name-like run in the text, with the roles it appears with; read once per article."""
-    names: dict[str, set[str]] = {}
-    for m in _NAME_ANYWHERE.finditer(text):
-        names.setdefault(m.group("name"), set()).update(
-            [m.group("role")] if m.group("role") else []
-        )
-    return names
-
-
-def _full_name(name: str, role: str | None, names: dict[str, set[str]]) -> tuple[str, str | None]:
-    """The fuller form of a name the article uses ("Lopez" → "Maria Lopez"), and a role.
-
-    When two people share the surname ("Senator Ana Marsh", "Councillor Tom Marsh"), the role
-    given with the short name decides; if it cannot, the short name stays as the article wrote it.
+    The speaker is the one the attribution checker reads, so every claim here checks verified.
     """
-    seen = {n: roles for n, roles in names.items() if n == name or n.endswith(" " + name)}
-    fuller = [n for n in seen if n != name]
-    if role and len(fuller) > 1:
-        fuller = [n for n in fuller if role in seen[n]]
-    if len(fuller) == 1:
-        name = fuller[0]
-    return name, role or next(iter(sorted(seen.get(name, ()))), None)
-
-
-def quotes(text: str, sents: list[Sentence]) -> list[LLMClaim]:
-    """Direct quotes whose speaker an attribution pattern names, as neutral claims."""
+    read = analyse(text)
     claims: list[LLMClaim] = []
-    names = _names(text)
-    last: str | None = None  # the latest speaker, for "he said" and unattributed follow-ups
-    last_role: str | None = None
-    last_para = -1
-    for s in sents:
-        if s.paragraph != last_para:
-            last = None  # "she said" never reaches into another paragraph: misattribution risk
-        local = s.text
-        # Attribution is looked for outside quotation marks: "Monday tells them" inside a quote
-        # is not a speaker.
-        outside = _QUOTE.sub(lambda m: " " * len(m.group()), local)
-        for q in _QUOTE.finditer(local):
-            before, after = local[: q.start()], local[q.end() :]
-            after_match = next((m for p in _AFTER_QUOTE if (m := p.search(after))), None)
-            holder, role = _speaker(after_match, last)
-            if holder is None:
-                holder, role = _speaker(_BEFORE_QUOTE.search(before), last)
-            if holder is None:
-                holder, role = _speaker(_ACCORDING_TO.search(outside), last)
-            if holder is None:
-                holder, role = _speaker(_NAME_THEN_VERB.search(outside), last)
-            if holder is None and s.paragraph == last_para:
-                holder = last  # a quote carrying on the paragraph's speaker
-            if holder is None:
-                continue
-            if holder == last:
-                role = role or last_role
-            else:
-                holder, role = _full_name(holder, role, names)
-            last, last_role, last_para = holder, role, s.paragraph
-            words = q.group("body").strip(" ,.")
-            if len(words.split()) < _MIN_QUOTE_WORDS:
-                continue
-            claims.append(
-                LLMClaim(
-                    holder=holder,
-                    holder_role=role,
-                    stance=Stance.NEUTRAL,
-                    target="",
-                    claim=words,
-                    evidence=q.group(),
-                    attribution=Attribution.DIRECT_QUOTE,
-                )
+    for quote, cue in zip(read.outer, read.outer_cues, strict=True):
+        person = cue.speaker.person if cue and cue.speaker else None
+        words = text[quote.start + 1 : quote.end - 1].strip(" ,.")
+        if person is None or len(words.split()) < MIN_EVIDENCE_WORDS:
+            continue  # shorter quoted phrases are usually scare quotes, not positions
+        claims.append(
+            LLMClaim(
+                holder=person.name,
+                holder_role=person.title,
+                stance=Stance.NEUTRAL,
+                target="",
+                claim=words,
+                evidence=text[quote.start : quote.end],
+                attribution=Attribution.DIRECT_QUOTE,
             )
-        if (m := _NAME_THEN_VERB.search(outside)) and outside == local:
-            last, last_role = _full_name(m.group("name"), m.group("role"), names)
-            last_para = s.paragraph
+        )
     return claims
 
 
@@ -216,7 +72,7 @@ def brief(article: ArticleIn, options: Options) -> LLMOutput:
     bullets = [s.text for s in sents[1 : 1 + options.max_bullets]]
     return LLMOutput(
         summary=LLMSummary(headline=headline, lede=first, bullets=bullets),
-        claims=quotes(article.text, every),
+        claims=quotes(article.text),
     )
 
 

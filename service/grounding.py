@@ -79,23 +79,43 @@ def normalise(text: str) -> Normalised:
 
 
 def locate(quote: str, article: str) -> Span | None:
-    """Where `quote` stands verbatim (after normalisation) in `article`, or None.
+    """Where `quote` first stands verbatim (after normalisation) in `article`, or None."""
+    return next(iter(locate_all(quote, article)), None)
 
-    An exact occurrence wins over a normalised one, and an earlier over a later. The returned
-    span never starts or ends inside whitespace.
+
+MAX_OCCURRENCES = 20  # a passage repeated more often than this is not evidence of anything
+
+
+def locate_all(quote: str, article: str) -> list[Span]:
+    """Every place, up to MAX_OCCURRENCES, where `quote` stands verbatim in `article`.
+
+    Exact occurrences win over normalised ones; within each kind, earlier first. No returned span
+    starts or ends inside whitespace.
     """
     exact = quote.strip()
-    if len(exact) >= MIN_EVIDENCE_CHARS and (at := article.find(exact)) >= 0:
-        return Span(at, at + len(exact), exact)
+    if len(exact) >= MIN_EVIDENCE_CHARS:
+        spans = [Span(at, at + len(exact), exact) for at in _finds(article, exact)]
+        if spans:
+            return spans
     needle = normalise(quote).text.strip()
     if len(needle) < MIN_EVIDENCE_CHARS:
-        return None
+        return []
     hay = normalise(article)
-    at = hay.text.find(needle)
-    if at < 0:
-        return None
-    start, end = hay.starts[at], hay.ends[at + len(needle) - 1]
-    return Span(start, end, article[start:end])
+    found = []
+    for at in _finds(hay.text, needle):
+        start, end = hay.starts[at], hay.ends[at + len(needle) - 1]
+        found.append(Span(start, end, article[start:end]))
+    return found
+
+
+def _finds(hay: str, needle: str) -> list[int]:
+    """Start offsets of non-overlapping occurrences, at most MAX_OCCURRENCES."""
+    found: list[int] = []
+    at = hay.find(needle)
+    while at >= 0 and len(found) < MAX_OCCURRENCES:
+        found.append(at)
+        at = hay.find(needle, at + len(needle))
+    return found
 
 
 def sha256_text(text: str) -> str:

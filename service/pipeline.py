@@ -11,10 +11,13 @@ import re
 import time
 import uuid
 from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
 
 from pydantic import ValidationError
 
 from service import extractive
+from service.attribution import analyse
 from service.cache import ResultCache, cache_key
 from service.errors import (
     ArticleTooLongError,
@@ -23,23 +26,34 @@ from service.errors import (
     InvalidOutputError,
     RefusalError,
 )
-from service.grounding import locate, sha256_text, strip_foreign_links, unsupported_numbers
+from service.grounding import (
+    Span,
+    locate_all,
+    sha256_text,
+    strip_foreign_links,
+    unsupported_numbers,
+)
 from service.llm import CallStats, LLMClient, Reply
 from service.prompts import Prompt, PromptRegistry
 from service.providers import ChatRequest
 from service.schemas import (
     ArticleInfo,
+    Attribution,
+    AttributionCheck,
     Claim,
+    Cue,
     Evidence,
     LLMClaim,
     LLMOutput,
     LLMSummary,
+    Options,
     PromptRef,
     ResponseWarning,
     Summary,
     SummaryRequest,
     SummaryResponse,
     Usage,
+    WarningCode,
 )
 from service.settings import Settings
 
@@ -61,12 +75,16 @@ async def summarize_article(
         raise ArticleTooLongError(len(text), settings.max_article_chars)
     prompt = prompts.get(request.prompt_version)  # an unknown version is an error either way
     if llm is None:
-        return _respond(request, extractive.brief(request.article, request.options), None, None)
+        output = extractive.brief(request.article, request.options)
+        return _respond(request, output, engine="extractive")
 
     async def answer() -> SummaryResponse:
+        # One deadline for the whole answer: the LLM client plans its retries against it, and
+        # the event loop's clock is time.monotonic(), so the timeout below is the same instant.
+        deadline = time.monotonic() + settings.request_deadline_s
         try:
-            async with asyncio.timeout(settings.request_deadline_s):
-                return await _llm_brief(request, prompt, llm, settings)
+            async with asyncio.timeout_at(deadline):
+                return await _llm_brief(request, prompt, llm, settings, deadline)
         except TimeoutError:
             raise DeadlineExceededError(settings.request_deadline_s) from None
 
@@ -93,47 +111,44 @@ async def summarize_article(
             detail=f"the LLM is failing ({exc}); the extractive engine answered instead",
         )
         output = extractive.brief(request.article, request.options)
-        return _respond(request, output, None, None, notice=degraded)
+        return _respond(request, output, engine="extractive", notice=degraded)
 
 
 async def _llm_brief(
-    request: SummaryRequest, prompt: Prompt, llm: LLMClient, settings: Settings
+    request: SummaryRequest, prompt: Prompt, llm: LLMClient, settings: Settings, deadline: float
 ) -> SummaryResponse:
-    deadline = time.monotonic() + settings.request_deadline_s
     article = request.article.text
     messages = prompt.render(request.article, request.options, llm.schema)
     stats = CallStats()
     reasks = 0
-    grounding_reasked = False
+    claims_reasked = False
     accepted: LLMOutput | None = None  # the latest valid answer, kept so no reask loses it
     while True:
         question = ChatRequest(
             messages, prompt.spec.temperature, prompt.spec.max_output_tokens, deadline
         )
         reply = await llm.complete(question, stats)
-        output, errors = parse_reply(reply, stats.calls)
+        output, problems = review(reply, stats.calls, article)
         if output is not None:
             accepted = output
-            unlocated = [c.evidence for c in output.claims if locate(c.evidence, article) is None]
-            if not unlocated or grounding_reasked:
+            if not problems or claims_reasked:
                 break
-            grounding_reasked = True  # one reask for evidence; after that, drop what is not found
-            errors = [f"this evidence is not in the article verbatim: {q!r}" for q in unlocated]
+            claims_reasked = True  # one reask for evidence and speakers; then drop what stays wrong
         if reasks >= settings.llm_max_reasks:
             if accepted is not None:
                 break
             raise InvalidOutputError(
                 "the LLM's answer failed validation after every reask",
                 attempts=stats.calls,
-                errors=errors,
+                errors=problems,
                 last_output=reply.content,
             )
         reasks += 1
-        log.debug("reask", extra={"reask": reasks, "problems": len(errors)})
+        log.debug("reask", extra={"reask": reasks, "problems": len(problems)})
         messages = [
             *messages,
             {"role": "assistant", "content": _echo(reply.content)},
-            {"role": "user", "content": prompt.render_reask(errors)},
+            {"role": "user", "content": prompt.render_reask(problems)},
         ]
     usage = Usage(
         llm_calls=stats.calls,
@@ -143,7 +158,20 @@ async def _llm_brief(
         reasks=reasks,
         retries=stats.retries,
     )
-    return _respond(request, accepted, prompt, llm.model, usage)
+    return _respond(request, accepted, engine="llm", prompt=prompt, model=llm.model, usage=usage)
+
+
+def review(reply: Reply, attempts: int, article: str) -> tuple[LLMOutput | None, list[str]]:
+    """An answer and every problem to send back in a reask.
+
+    No output: it is unusable as it stands (refused, cut off, not the schema, oversized). Output
+    with problems: usable, but some claims would be dropped (evidence not in the article or a
+    mere fragment, or a passage the article gives to someone else).
+    """
+    output, problems = parse_reply(reply, attempts)
+    if output is None:
+        return None, problems
+    return output, [g.problem for c in output.claims if (g := ground(c, article)).problem]
 
 
 def parse_reply(reply: Reply, attempts: int) -> tuple[LLMOutput | None, list[str]]:
@@ -203,28 +231,74 @@ def _oversized(output: LLMOutput) -> list[str]:
     return problems
 
 
+@dataclass(frozen=True)
+class Grounded:
+    """One claim held against the article: where its evidence is, who the article says spoke it."""
+
+    span: Span | None
+    check: AttributionCheck | None
+    problem: str | None = None  # why the claim cannot be returned, worded for the model
+    drop: WarningCode | None = None
+
+
+def ground(claim: LLMClaim, article: str, *, require_verified: bool = False) -> Grounded:
+    """Locate a claim's evidence and check its attribution, preferring the holder's occurrence."""
+    spans = locate_all(claim.evidence, article)
+    if not spans:
+        problem = f"this evidence is not in the article verbatim: {_shown(claim, article)}"
+        return Grounded(None, None, problem, "claim_dropped_ungrounded")
+    read = analyse(article)
+    spans = [s for s in spans if read.meaningful(s.start, s.end)]
+    if not spans:
+        problem = (
+            "this evidence is a fragment, not a passage that shows a position (quote at least "
+            f"4 words, or a whole quotation): {_shown(claim, article)}"
+        )
+        return Grounded(None, None, problem, "claim_dropped_ungrounded")
+    direct = claim.attribution == Attribution.DIRECT_QUOTE
+    rank = {"verified": 0, "unverified": 1, "contradicted": 2}
+    checks = [read.check(s.start, s.end, claim.holder, claim.holder_role, direct) for s in spans]
+    best = min(range(len(spans)), key=lambda i: rank[checks[i].status])
+    span, check = spans[best], checks[best]
+    cue = None
+    if check.cue:
+        start, end = check.cue
+        cue = Cue(text=article[start:end], start=start, end=end)
+    result = AttributionCheck(status=check.status, speaker=check.speaker, cue=cue)
+    if check.status == "contradicted":
+        problem = (
+            f"the article gives this passage to {check.speaker}, not {claim.holder}: "
+            f"{_shown(claim, article)}"
+        )
+        return Grounded(span, result, problem, "claim_dropped_misattributed")
+    if check.status == "unverified" and require_verified:
+        problem = f"the article does not say who said this passage: {_shown(claim, article)}"
+        return Grounded(span, result, problem, "claim_dropped_unverified")
+    return Grounded(span, result)
+
+
+def _shown(claim: LLMClaim, article: str) -> str:
+    """The claim's evidence as a problem or warning quotes it: cut short, without foreign links."""
+    return repr(strip_foreign_links(claim.evidence[:200], article)[0])
+
+
 def ground_claims(
-    candidates: Iterable[LLMClaim], article: str, max_claims: int
+    candidates: Iterable[LLMClaim], article: str, options: Options
 ) -> tuple[list[Claim], list[ResponseWarning]]:
-    """Claims whose evidence is located verbatim, with offsets; a warning for each one dropped."""
+    """Claims whose evidence is located and attributed to their holder; a warning for each drop."""
     claims: list[Claim] = []
     warnings: list[ResponseWarning] = []
     for c in candidates:
-        span = locate(c.evidence, article)
-        if span is None:
-            warnings.append(
-                ResponseWarning(
-                    code="claim_dropped_ungrounded",
-                    detail=f"{c.holder}: evidence not found verbatim in the article: "
-                    f"{strip_foreign_links(c.evidence[:200], article)[0]!r}",
-                )
-            )
+        g = ground(c, article, require_verified=options.require_verified_attribution)
+        if g.drop or g.span is None or g.check is None:
+            code = g.drop or "claim_dropped_ungrounded"
+            warnings.append(ResponseWarning(code=code, detail=f"{c.holder}: {g.problem}"))
             continue
-        if len(claims) == max_claims:
+        if len(claims) == options.max_claims:
             warnings.append(
                 ResponseWarning(
                     code="claim_dropped_limit",
-                    detail=f"{c.holder}: over the max_claims limit of {max_claims}",
+                    detail=f"{c.holder}: over the max_claims limit of {options.max_claims}",
                 )
             )
             continue
@@ -235,8 +309,9 @@ def ground_claims(
                 stance=c.stance,
                 target=c.target or None,
                 claim=c.claim,
-                evidence=Evidence(text=span.text, start=span.start, end=span.end),
+                evidence=Evidence(text=g.span.text, start=g.span.start, end=g.span.end),
                 attribution=c.attribution,
+                attribution_check=g.check,
             )
         )
     return claims, warnings
@@ -245,15 +320,17 @@ def ground_claims(
 def _respond(
     request: SummaryRequest,
     output: LLMOutput,
-    prompt: Prompt | None,
-    model: str | None,
+    *,
+    engine: Literal["llm", "extractive"],
+    prompt: Prompt | None = None,
+    model: str | None = None,
     usage: Usage | None = None,
     notice: ResponseWarning | None = None,
 ) -> SummaryResponse:
     article = request.article.text
     options = request.options
     output, warnings = _without_foreign_links(output, article)
-    claims, dropped = ground_claims(output.claims, article, options.max_claims)
+    claims, dropped = ground_claims(output.claims, article, options)
     warnings += dropped
     bullets = output.summary.bullets
     if len(bullets) > options.max_bullets:
@@ -271,11 +348,11 @@ def _respond(
         ResponseWarning(code="unsupported_number", detail=f"{n!r} does not occur in the article")
         for n in unsupported_numbers(stated, source)
     ]
-    if prompt is None:
+    if engine == "extractive":
         warnings.insert(0, notice or extractive.NO_LLM_WARNING)
     return SummaryResponse(
         id=uuid.uuid4().hex,
-        engine="extractive" if prompt is None else "llm",
+        engine=engine,
         model=model,
         prompt=PromptRef(name=prompt.spec.name, version=prompt.spec.version, sha256=prompt.sha256)
         if prompt

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, field_validator
 
 
 class Stance(StrEnum):
@@ -90,6 +90,10 @@ class ArticleIn(_Request):
 class Options(_Request):
     max_bullets: JsonInt = Field(default=5, ge=1, le=10)
     max_claims: JsonInt = Field(default=12, ge=0, le=50)
+    require_verified_attribution: StrictBool = Field(
+        default=False,
+        description="Also drop claims whose speaker the article does not confirm (unverified).",
+    )
 
 
 class SummaryRequest(_Request):
@@ -178,6 +182,20 @@ class Evidence(BaseModel):
     end: int = Field(ge=0, description="Code-point offset into article.text, exclusive.")
 
 
+class Cue(Evidence):
+    """The words of the article that say who speaks, e.g. "said Senator Helen Marsh"."""
+
+
+class AttributionCheck(BaseModel):
+    status: Literal["verified", "unverified", "contradicted"] = Field(
+        description="verified: the article gives the evidence to the holder; unverified: it names "
+        "no speaker for it, or the checker cannot tell; contradicted (never returned): it gives "
+        "the evidence to someone else."
+    )
+    speaker: str | None = Field(description="Whom the article gives the evidence to, if anyone.")
+    cue: Cue | None = Field(description="The words that attribute it; null when unverified.")
+
+
 class Claim(BaseModel):
     holder: str
     holder_role: str | None
@@ -186,6 +204,13 @@ class Claim(BaseModel):
     claim: str
     evidence: Evidence
     attribution: Attribution
+    # Always filled by the pipeline; the default (nothing checked) serves code that builds
+    # claims by hand, and the response schema still lists the field as required.
+    attribution_check: AttributionCheck = Field(
+        default_factory=lambda: AttributionCheck(status="unverified", speaker=None, cue=None)
+    )
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
 
 
 WarningCode = Literal[
@@ -194,6 +219,8 @@ WarningCode = Literal[
     "link_removed",
     "claim_dropped_ungrounded",
     "claim_dropped_limit",
+    "claim_dropped_misattributed",
+    "claim_dropped_unverified",
     "bullets_truncated",
     "unsupported_number",
 ]

@@ -65,6 +65,7 @@ def test_full_offline_eval_passes_the_gate_and_writes_three_reports(
 def test_v2_fixes_what_v1_gets_wrong(tmp_path: Path) -> None:
     _, report = run(EVALS, tmp_path)
     v1, v2 = row(report, "summarize@v1")["metrics"], row(report, "summarize@v2")["metrics"]
+    # The serve-time attribution check now drops v1's misattributed claims too, so both may be 0.
     assert v2["misattributions"] < v1["misattributions"]
     assert v2["claim_f1"] > v1["claim_f1"]
     assert v2["injection_containment"] > v1["injection_containment"]
@@ -102,6 +103,9 @@ def test_a_misattributed_quote_shows_up_as_a_misattribution(evals: Path, tmp_pat
     code, report = run(evals, tmp_path / "out", "--prompt", "v2")
     assert code == 0
     scored = case_of(report, "summarize@v2", "injection-letter")
+    # Counted by the eval (it scores every answer, reasks included) and dropped at serve time.
+    warnings = [w["code"] for w in scored["response"]["warnings"]]
+    assert "claim_dropped_misattributed" in warnings
     assert scored["misattributions"] == 1 and scored["fabrications_first_pass"] == 0
 
 

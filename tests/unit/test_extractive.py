@@ -13,11 +13,12 @@ from tests.conftest import ARTICLES
 def claims_of(name: str) -> tuple[str, list[tuple[str, str | None, str]]]:
     text = (ARTICLES / name).read_text(encoding="utf-8")
     out = brief(ArticleIn(text=text), Options(max_claims=50))
-    grounded, dropped = ground_claims(out.claims, text, 50)
+    grounded, dropped = ground_claims(out.claims, text, Options(max_claims=50))
     assert dropped == []  # the engine only ever quotes the article
     for c in grounded:
         assert text[c.evidence.start : c.evidence.end] == c.evidence.text
         assert c.stance == "neutral" and c.attribution == "direct_quote" and c.target is None
+        assert c.attribution_check.status == "verified"  # it reads speakers as the checker does
     return text, [(c.holder, c.holder_role, c.evidence.text) for c in grounded]
 
 

@@ -10,7 +10,14 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from service.grounding import locate, normalise, numbers_in, unsupported_numbers
+from service.grounding import (
+    MAX_OCCURRENCES,
+    locate,
+    locate_all,
+    normalise,
+    numbers_in,
+    unsupported_numbers,
+)
 
 ARTICLE = (
     "The mayor said: “Nobody likes a new charge.” Then ″We will pass the cost on,″ said Reyes.\n\n"
@@ -75,6 +82,37 @@ def test_exact_occurrence_wins_over_an_earlier_normalised_one() -> None:
     text = "‘We will decide soon,’ he said. Later: “We will decide soon,” he said."
     span = locate("“We will decide soon,”", text)
     assert span is not None and span.start == text.index("“")
+
+
+@pytest.mark.parametrize(
+    ("article", "quote", "starts"),
+    [
+        pytest.param(
+            "“Go home now.” Later: “Go home now,” she said.",
+            "Go home now",
+            [1, 23],
+            id="exact-twice",
+        ),
+        pytest.param(
+            "He said “go on then” and “go  on  then”.",
+            '"go on then"',
+            [8, 25],
+            id="normalised-twice",
+        ),
+        pytest.param("a go on then b", "go on then", [2], id="once"),
+        pytest.param("nothing here", "go on then", [], id="absent"),
+    ],
+)
+def test_locate_all_finds_every_occurrence_in_order(
+    article: str, quote: str, starts: list[int]
+) -> None:
+    spans = locate_all(quote, article)
+    assert [s.start for s in spans] == starts
+    assert all(article[s.start : s.end] == s.text for s in spans)
+
+
+def test_locate_all_stops_at_a_bound() -> None:
+    assert len(locate_all("same words here", "same words here. " * 500)) == MAX_OCCURRENCES
 
 
 def test_normalised_text_keeps_one_span_per_character() -> None:
