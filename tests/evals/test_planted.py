@@ -18,11 +18,13 @@ from service.evals.metrics import score_case
 from service.evals.planted import (
     FLAGGED_BY,
     MISATTRIBUTION_KINDS,
+    Plant,
     PlantResult,
     load_plants,
     run_planted,
 )
 from service.evals.runner import replay_case
+from service.schemas import SummaryResponse
 from service.settings import Settings
 
 EVALS = Path(__file__).resolve().parents[2] / "evals"
@@ -147,3 +149,39 @@ def test_the_manifest_is_checked(
     (evals / "planted/plants.yaml").write_text(yaml.safe_dump(manifest, allow_unicode=True))
     with pytest.raises(DatasetError, match=message):
         load_plants(evals)
+
+
+def _final_answers(want: Callable[[str], bool]) -> list[tuple[Plant, SummaryResponse]]:
+    """Each selected plant replayed through the real pipeline: what a client would get."""
+    settings = _settings()
+    registry = _registry(settings)
+    out = []
+    for p in load_plants(EVALS):
+        if want(p.plant.kind):
+            done = asyncio.run(replay_case(p.case, p.cassette, registry, settings))
+            assert done.response is not None, p.plant.cassette
+            out.append((p.plant, done.response))
+    return out
+
+
+def test_serve_time_never_returns_a_planted_misattribution_as_verified() -> None:
+    answers = _final_answers(lambda kind: kind in MISATTRIBUTION_KINDS)
+    assert len(answers) == len(MISATTRIBUTION_KINDS)
+    for plant, response in answers:
+        for f in plant.faulty:
+            returned = [
+                c for c in response.claims if c.holder == f.holder and f.evidence in c.evidence.text
+            ]
+            assert all(c.attribution_check.status != "verified" for c in returned), plant.cassette
+            dropped = [w for w in response.warnings if w.code == "claim_dropped_misattributed"]
+            assert returned or any(f.holder in w.detail for w in dropped), plant.cassette
+
+
+def test_serve_time_verifies_the_clean_controls() -> None:
+    answers = _final_answers(lambda kind: kind == "clean")
+    claims = [c for _, response in answers for c in response.claims]
+    verified = [c for c in claims if c.attribution_check.status == "verified"]
+    assert claims and len(verified) >= 0.9 * len(claims)
+    for plant, response in answers:
+        codes = [w.code for w in response.warnings]
+        assert not [c for c in codes if c.startswith("claim_dropped")], plant.cassette
