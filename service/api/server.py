@@ -78,30 +78,39 @@ class LimitedHttpTools(HttpToolsProtocol):
         # Parse first: one read is bounded by the loop's buffer, so its cost is linear; it is
         # the reads after it, concatenated inside httptools, that would cost quadratic CPU.
         super().data_received(data)
-        if not self.reading_head:
-            return
-        self.head_bytes += len(data)
-        if self.head_bytes > self.limits.max_header_bytes:
-            self._answer_and_close(
-                431,
-                "headers-too-large",
-                "Request headers are too large",
-                f"the request line and headers are over the {self.limits.max_header_bytes}-byte "
-                "limit",
-                limit=self.limits.max_header_bytes,
-            )
+        if self.reading_head:
+            self.head_bytes += len(data)
+            if self.head_bytes > self.limits.max_header_bytes:
+                self._head_too_large()
 
+    # Once answered and closing, the rest of this read is parsed but nothing more is started.
     def on_message_begin(self) -> None:
-        super().on_message_begin()
-        self.reading_head = True
-        self.head_bytes = 0
-        self._arm_head_timer()
+        if not self.transport.is_closing():
+            super().on_message_begin()
+            self.reading_head = True
+            self.head_bytes = 0
+            self._arm_head_timer()
 
     def on_headers_complete(self) -> None:
+        if self.transport.is_closing():
+            return
         self.reading_head = False
         self.idle_since = None
         self._disarm_head_timer()
+        # A head that arrived whole in one read is measured here, once per request.
+        size = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
+        if size > self.limits.max_header_bytes:
+            self._head_too_large()
+            return
         super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        if not self.transport.is_closing():
+            super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        if not self.transport.is_closing():
+            super().on_message_complete()
 
     def on_response_complete(self) -> None:
         if self.cycle.more_body:  # answered before the body was all in (401, 413): don't wait
@@ -135,6 +144,15 @@ class LimitedHttpTools(HttpToolsProtocol):
         sock = self.transport.get_extra_info("socket")
         if sock is not None and sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
             self.transport.abort()  # connection_lost marks the request disconnected: cancelled
+
+    def _head_too_large(self) -> None:
+        self._answer_and_close(
+            431,
+            "headers-too-large",
+            "Request headers are too large",
+            f"the request line and headers are over the {self.limits.max_header_bytes}-byte limit",
+            limit=self.limits.max_header_bytes,
+        )
 
     def _head_timed_out(self) -> None:
         self.head_timer = None
