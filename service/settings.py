@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     header_timeout_s: float = Field(default=10.0, gt=0)
     body_timeout_s: float = Field(default=30.0, gt=0)
     keep_alive_s: float = Field(default=5.0, gt=0)
-    max_connections: int = Field(default=200, ge=2)
+    max_connections: int | None = Field(default=None, ge=2)  # None: from the descriptor limit
     forwarded_allow_ips: str = ""  # proxies whose X-Forwarded-* are trusted; "" trusts none
     shutdown_grace_s: float = Field(default=20.0, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

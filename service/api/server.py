@@ -19,10 +19,12 @@ Body read timeouts live in the ASGI layer (middleware.BodyLimit), where the answ
 from __future__ import annotations
 
 import json
+import logging
+import resource
 import socket
 from asyncio import Transport
 from asyncio.events import TimerHandle
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
 import uvicorn
@@ -31,6 +33,8 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from service.api.problems import MEDIA_TYPE, problem_body
 from service.settings import Settings
 
+log = logging.getLogger(__name__)
+DESCRIPTOR_RESERVE = 64  # listening socket, log files, the event loop's own, imports
 # How long after the interim response a gone client's reset has surely arrived (loopback: µs).
 PEER_CHECK_S = 1.0
 
@@ -230,12 +234,23 @@ def protocol_for(limits: HttpLimits) -> type[LimitedHttpTools]:
     return type("LimitedHttpTools", (LimitedHttpTools,), {"limits": limits})
 
 
+def connection_cap(settings: Settings) -> int:
+    """NEWSBRIEF_MAX_CONNECTIONS, or what the descriptor limit leaves after a reserve for
+    upstream connections, logs and files: so a flood of sockets can never exhaust it."""
+    if settings.max_connections is not None:
+        return settings.max_connections
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        soft = 65_536
+    return max(16, soft - settings.llm_max_concurrency - DESCRIPTOR_RESERVE)
+
+
 def uvicorn_options(settings: Settings) -> dict[str, Any]:
     """The server options that follow from settings; `newsbrief serve` adds host, port, logs."""
     limits = HttpLimits(
         max_header_bytes=settings.max_header_bytes,
         header_timeout_s=settings.header_timeout_s,
-        max_connections=settings.max_connections,
+        max_connections=connection_cap(settings),
     )
     trusted = settings.forwarded_allow_ips.strip()
     return {
@@ -250,4 +265,6 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
 
 
 def run(settings: Settings, app: Any, **options: Any) -> None:
-    uvicorn.run(app, **uvicorn_options(settings), **options)
+    server_options = uvicorn_options(settings)
+    log.info("HTTP limits", extra=asdict(server_options["http"].limits))
+    uvicorn.run(app, **server_options, **options)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import socket
 import tempfile
 import threading
@@ -480,6 +481,29 @@ def test_memory_stays_bounded_after_the_probes(api: Server) -> None:
     after = api.rss_mb()
     print(f"  server RSS after all probes {rss:.0f} MB, after 3 more floods {after:.0f} MB")
     assert rss < 300 and after - rss < 20
+
+
+def test_300_idle_sockets_under_a_256_descriptor_limit_leave_the_service_up() -> None:
+    """The issue's probe, with the connection cap left to its default (from the limit)."""
+
+    def limit_descriptors() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
+
+    with tempfile.TemporaryFile() as log, service(log=log, preexec_fn=limit_descriptors) as url:
+        api = Server(url, log)
+        socks: list[socket.socket] = []
+        with healthz_watch(api):
+            for _ in range(300):
+                socks.append(api.connect())
+            time.sleep(0.3)
+            during = api.descriptors()
+            assert httpx.get(f"{url}/readyz", timeout=5).status_code == 200
+        for s in socks:
+            s.close()
+        logs = api.logs()
+    print(f"  300 idle sockets under ulimit -n 256: server descriptors {during}")
+    assert during < 256
+    assert "Too many open files" not in logs
 
 
 # --- forwarded headers (a server with a per-address rate limit and no keys) --------------------
