@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck unit eval lock bench bench-full wrk-installed container-check clean
+.PHONY: run test lint typecheck unit eval lock bench bench-full bench-http wrk-installed container-check clean
 
 $(BIN)/.runtime: requirements/runtime.lock pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -64,6 +64,10 @@ bench: $(BIN)/.bench $(BENCH_ENV)/.ok wrk-installed
 
 bench-full: $(BIN)/.bench $(BENCH_ENV)/.ok wrk-installed
 	$(BIN)/python benchmarks/run.py
+
+# uvicorn's httptools protocol against newsbrief's limited one, side by side (ratios).
+bench-http: $(BIN)/.dev wrk-installed
+	$(BIN)/python benchmarks/http_protocol.py
 
 container-check:
 	scripts/container-check

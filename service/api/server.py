@@ -5,7 +5,7 @@ uvicorn times out only idle keep-alive connections. `LimitedHttpTools` adds, per
 
 - a cap on the request line + headers (`max_header_bytes`): 431 problem+json, then close;
 - a deadline for the whole request head (`header_timeout_s`), from connect or from the first
-  byte of the next request: 408 if part of a head came, a silent close if nothing did;
+  read that leaves a head incomplete: 408 if part of a head came, a silent close if nothing did;
 - a cap on open connections (`max_connections`): a new connection over the cap evicts the
   longest-waiting one with no request in flight (idle or still sending its head); if every
   connection is busy, the newcomer gets 503 and is closed;
@@ -54,7 +54,8 @@ class LimitedHttpTools(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.reading_head = False  # between the first byte of a request and its blank line
-        self.head_bytes = 0
+        self.head_bytes = 0  # of this head, in the reads before the current one
+        self.read_size = 0
         self.head_timer: TimerHandle | None = None
         self.idle_since: float | None = None  # None while a request is in flight
 
@@ -81,11 +82,16 @@ class LimitedHttpTools(HttpToolsProtocol):
             return  # answered already (431, 408, 503): nothing more is read
         # Parse first: one read is bounded by the loop's buffer, so its cost is linear; it is
         # the reads after it, concatenated inside httptools, that would cost quadratic CPU.
+        self.read_size = len(data)
         super().data_received(data)
-        if self.reading_head:
+        if self.reading_head:  # a head still incomplete at the end of a read
             self.head_bytes += len(data)
             if self.head_bytes > self.limits.max_header_bytes:
                 self._head_too_large()
+            else:
+                # Armed only now: a head that arrives whole in one read (the usual case)
+                # costs no timer at all.
+                self._arm_head_timer()
 
     # Once answered and closing, the rest of this read is parsed but nothing more is started.
     def on_message_begin(self) -> None:
@@ -93,7 +99,6 @@ class LimitedHttpTools(HttpToolsProtocol):
             super().on_message_begin()
             self.reading_head = True
             self.head_bytes = 0
-            self._arm_head_timer()
 
     def on_headers_complete(self) -> None:
         if self.transport.is_closing():
@@ -101,11 +106,13 @@ class LimitedHttpTools(HttpToolsProtocol):
         self.reading_head = False
         self.idle_since = None
         self._disarm_head_timer()
-        # A head that arrived whole in one read is measured here, once per request.
-        size = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
-        if size > self.limits.max_header_bytes:
-            self._head_too_large()
-            return
+        # The head is at most what earlier reads counted plus this whole read; only when that
+        # bound is over the limit is the head itself measured.
+        if self.head_bytes + self.read_size > self.limits.max_header_bytes:
+            size = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
+            if size > self.limits.max_header_bytes:
+                self._head_too_large()
+                return
         super().on_headers_complete()
 
     def on_body(self, body: bytes) -> None:
