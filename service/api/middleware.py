@@ -81,6 +81,7 @@ class BodyLimit:
                 "body-timeout",
                 "Request body took too long",
                 f"the request body did not arrive within {self.timeout_s:g} s",
+                {"connection": "close"},  # the client is too slow to wait for the rest
             )
             return
         body = b"".join(chunks)
@@ -107,10 +108,16 @@ class BodyLimit:
 
 
 async def _refuse(
-    send: Send, status: int, slug: str, title: str, detail: str, **extra: Any
+    send: Send,
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
 ) -> None:
-    # Close afterwards: the rest of the body may still be on its way.
-    response = problem(status, slug, title, detail, {"connection": "close"}, **extra)
+    """Answer without the body; the server layer drops the rest of it (server.LimitedHttpTools)."""
+    response = problem(status, slug, title, detail, headers, **extra)
     await response({"type": "http"}, _no_receive, send)
 
 

@@ -28,7 +28,11 @@ from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
 import uvicorn
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import (
+    STATUS_LINE,
+    HttpToolsProtocol,
+    RequestResponseCycle,
+)
 
 from service.api.problems import MEDIA_TYPE, problem_body
 from service.settings import Settings
@@ -124,11 +128,19 @@ class LimitedHttpTools(HttpToolsProtocol):
             super().on_message_complete()
 
     def on_response_complete(self) -> None:
-        if self.cycle.more_body:  # answered before the body was all in (401, 413): don't wait
-            self.transport.close()
         super().on_response_complete()
-        if self.cycle.response_complete:  # no pipelined request started
+        cycle = self.cycle
+        if cycle.response_complete:  # no pipelined request started
             self.idle_since = self.loop.time()
+            if cycle.more_body:
+                # Answered before the body was all in (401, 413): the rest is read and dropped,
+                # so a client still sending can read the answer rather than a reset, but only
+                # for as long as a head may take.
+                self.loop.call_later(self.limits.header_timeout_s, self._end_linger, cycle)
+
+    def _end_linger(self, cycle: RequestResponseCycle) -> None:
+        if cycle is self.cycle and cycle.more_body and not self.transport.is_closing():
+            self.transport.close()
 
     # asyncio.Protocol allows a bool here (True keeps the socket open); uvicorn's says None.
     def eof_received(self) -> bool | None:  # type: ignore[override]
@@ -194,6 +206,8 @@ class LimitedHttpTools(HttpToolsProtocol):
             self.head_timer = None
 
     def _open_connections(self) -> int:
+        if len(self.connections) <= self.limits.max_connections:
+            return len(self.connections)  # the usual case, without a walk over them all
         return sum(1 for c in self.connections if not c.transport.is_closing())
 
     def _evict_one(self) -> bool:

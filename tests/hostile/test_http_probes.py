@@ -364,6 +364,29 @@ def test_busy_connections_at_the_cap_get_503_problems(api: Server) -> None:
     assert headers["retry-after"] == "1"
 
 
+def test_a_body_still_coming_after_an_early_answer_is_dropped_for_a_while_only(
+    api: Server,
+) -> None:
+    """413 on the declared length, before the body: the client can read it after sending more,
+    and the server stops reading after HEADER_TIMEOUT_S rather than for 10 GB."""
+    with healthz_watch(api):
+        sock = api.connect()
+        sock.sendall(
+            b"POST /v1/summaries HTTP/1.1\r\nHost: probe\r\nContent-Type: application/json\r\n"
+            + f"X-API-Key: {KEY}\r\nContent-Length: 10000000000\r\n\r\n".encode()
+        )
+        started = time.monotonic()
+        with suppress(OSError):
+            while time.monotonic() - started < TIMEOUT_S + 4:
+                sock.sendall(b"x" * 16384)
+                time.sleep(0.001)
+        elapsed = time.monotonic() - started
+        status, _, body = read_response(sock)
+        sock.close()
+    assert status == 413 and problem_type(body) == "body-too-large"
+    assert elapsed < TIMEOUT_S + 2.5
+
+
 # --- half-close --------------------------------------------------------------------------------
 
 
