@@ -168,6 +168,10 @@ class LimitedHttpTools(HttpToolsProtocol):
         if sock is not None and sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
             self.transport.abort()  # connection_lost marks the request disconnected: cancelled
 
+    def send_400_response(self, msg: str) -> None:
+        """What uvicorn sends when httptools cannot parse the request: as a problem, too."""
+        self._answer_and_close(400, "invalid-http", "Invalid HTTP request", msg)
+
     def _head_too_large(self) -> None:
         self._answer_and_close(
             431,

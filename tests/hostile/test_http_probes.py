@@ -243,6 +243,26 @@ def test_headers_just_under_the_limit_and_a_body_in_the_same_read_are_served(api
     assert json.loads(body)["claims"]
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        pytest.param(
+            b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + b"\x00" * 40, id="tls-hello"
+        ),
+        pytest.param(b"GET /healthz HTTP/1.1\r\nContent-Length: abc\r\n\r\n", id="bad-length"),
+        pytest.param(b"GET /healthz HTTP/1.1\r\nBad Header\r\n\r\n", id="bad-header"),
+    ],
+)
+def test_unparseable_http_is_a_400_problem(api: Server, raw: bytes) -> None:
+    sock = api.connect()
+    sock.sendall(raw)
+    status, headers, body = read_response(sock)
+    assert closed_by_server(sock, within=2)
+    sock.close()
+    assert status == 400 and problem_type(body) == "invalid-http"
+    assert headers["content-type"] == "application/problem+json"
+
+
 def test_pipelined_requests_are_each_answered(api: Server) -> None:
     sock = api.connect()
     sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: probe\r\n\r\n" * 3)
