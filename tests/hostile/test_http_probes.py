@@ -345,19 +345,27 @@ def test_slow_bodies_are_408(api: Server, trickle: bool) -> None:
     assert elapsed < TIMEOUT_S + 2
 
 
+@contextmanager
+def idle_flood(api: Server, count: int) -> Iterator[tuple[list[socket.socket], int]]:
+    """`count` sockets that connect and send nothing, under the /healthz watch; yields them and
+    the server's descriptor count once they are all in."""
+    socks: list[socket.socket] = []
+    try:
+        with healthz_watch(api):
+            socks.extend(api.connect() for _ in range(count))
+            time.sleep(0.3)
+            yield socks, api.descriptors()
+    finally:
+        for s in socks:
+            s.close()
+
+
 def test_idle_sockets_beyond_the_cap_hold_no_descriptors(api: Server) -> None:
     before = api.descriptors()
-    socks: list[socket.socket] = []
-    with healthz_watch(api):
-        for _ in range(300):
-            socks.append(api.connect())
-        time.sleep(0.3)
-        during = api.descriptors()
+    with idle_flood(api, 300) as (socks, during):
         # A request on a fresh connection is still served: the oldest idle socket made room.
         assert httpx.get(f"{api.url}/healthz", timeout=5).status_code == 200
-    closed = sum(closed_by_server(s, within=0.01) for s in socks)
-    for s in socks:
-        s.close()
+        closed = sum(closed_by_server(s, within=0.01) for s in socks)
     print(f"  300 idle sockets, cap {MAX_CONNECTIONS}: server descriptors {before} → {during}")
     assert during <= before + MAX_CONNECTIONS + 5
     assert closed >= 300 - MAX_CONNECTIONS
@@ -534,15 +542,8 @@ def test_300_idle_sockets_under_a_256_descriptor_limit_leave_the_service_up() ->
 
     with tempfile.TemporaryFile() as log, service(log=log, preexec_fn=limit_descriptors) as url:
         api = Server(url, log)
-        socks: list[socket.socket] = []
-        with healthz_watch(api):
-            for _ in range(300):
-                socks.append(api.connect())
-            time.sleep(0.3)
-            during = api.descriptors()
+        with idle_flood(api, 300) as (_, during):
             assert httpx.get(f"{url}/readyz", timeout=5).status_code == 200
-        for s in socks:
-            s.close()
         logs = api.logs()
     print(f"  300 idle sockets under ulimit -n 256: server descriptors {during}")
     assert during < 256
