@@ -231,6 +231,23 @@ class PromptInfo(BaseModel):
     default: bool
 
 
+class CacheStats(BaseModel):
+    entries: int
+    hits: int
+    misses: int
+
+
+class Readiness(BaseModel):
+    """GET /readyz. With API keys configured, a caller without a valid key gets `status` only."""
+
+    status: Literal["ready", "not ready"]
+    engine: Literal["llm", "extractive"] | None = None
+    model: str | None = None
+    prompts: list[str] | None = None
+    default_prompt: str | None = None
+    cache: CacheStats | None = None
+
+
 class ValidationIssue(BaseModel):
     loc: list[str]
     msg: str

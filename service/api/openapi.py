@@ -24,6 +24,7 @@ WHEN: dict[int, str] = {
     415: "The body is not sent as Content-Type: application/json",
     422: "Invalid body, or empty article text",
     429: "Rate limit for this API key or address; see Retry-After",
+    431: "Request line and headers over NEWSBRIEF_MAX_HEADER_BYTES",
     502: "The LLM's answer was unusable (invalid, refused, rejected)",
     503: "The LLM is unreachable, rate-limited or saturated; see Retry-After",
     504: "The request deadline ran out",

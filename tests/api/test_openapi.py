@@ -133,3 +133,10 @@ def test_a_generated_client_reads_problems_and_answers(generated: ModuleType) ->
         answered = create_summary.sync(client=keyed, body=short)
         assert isinstance(answered, models.SummaryResponse)
         assert answered.engine.value == "extractive"
+
+
+def test_readiness_answers_are_typed_both_ways() -> None:
+    responses = document()["paths"]["/readyz"]["get"]["responses"]
+    for status in ("200", "503"):
+        schema = responses[status]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/Readiness"}

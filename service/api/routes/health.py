@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from service.api.deps import ServicesDep
 from service.api.security import configured_keys, has_valid_key
+from service.schemas import Readiness
 
 router = APIRouter(tags=["health"])
 
@@ -22,7 +23,8 @@ async def healthz() -> dict[str, str]:
 @router.get(
     "/readyz",
     operation_id="ready",
-    responses={503: {"description": "Not ready (no prompts loaded)"}},
+    response_model=Readiness,
+    responses={503: {"description": "Not ready (no prompts loaded)", "model": Readiness}},
 )
 async def readyz(services: ServicesDep, request: Request) -> Any:
     """Prompts are loaded and an engine can answer: the configured LLM or the extractive one.

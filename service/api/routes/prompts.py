@@ -11,7 +11,7 @@ from service.schemas import PromptInfo
 router = APIRouter(prefix="/v1", tags=["prompts"])
 
 
-@router.get("/prompts", operation_id="listPrompts", responses=problem_responses(401, 429))
+@router.get("/prompts", operation_id="listPrompts", responses=problem_responses(401, 429, 431))
 async def list_prompts(services: ServicesDep) -> list[PromptInfo]:
     return [
         PromptInfo(
