@@ -14,6 +14,8 @@ uvicorn times out only idle keep-alive connections. `LimitedHttpTools` adds, per
   (whose kernel answers with a reset), and a gone client's request is cancelled as before.
 
 Body read timeouts live in the ASGI layer (middleware.BodyLimit), where the answer is ordinary.
+uvicorn's h11 protocol has a head limit (h11_max_incomplete_event_size) but parses in pure
+Python on every request and answers an oversized head with a plain 400, hence this subclass.
 """
 
 from __future__ import annotations
