@@ -60,7 +60,9 @@ class LimitedHttpTools(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.reading_head = False  # between the first byte of a request and its blank line
-        self.head_bytes = 0  # of this head, in the reads before the current one
+        self.head_bytes = 0  # of this head, in the reads after the one it began in
+        self.head_began = False  # in the current read
+        self.head_partial = False  # some read ended inside this head
         self.read_size = 0
         self.head_timer: TimerHandle | None = None
         self.idle_since: float | None = None  # None while a request is in flight
@@ -89,9 +91,14 @@ class LimitedHttpTools(HttpToolsProtocol):
         # Parse first: one read is bounded by the loop's buffer, so its cost is linear; it is
         # the reads after it, concatenated inside httptools, that would cost quadratic CPU.
         self.read_size = len(data)
+        self.head_began = False
         super().data_received(data)
         if self.reading_head:  # a head still incomplete at the end of a read
-            self.head_bytes += len(data)
+            self.head_partial = True
+            # The read a head began in may also hold the end of the request before it, so it
+            # is not counted: the cap is then the limit plus at most one read, still linear.
+            if not self.head_began:
+                self.head_bytes += len(data)
             if self.head_bytes > self.limits.max_header_bytes:
                 self._head_too_large()
             else:
@@ -104,6 +111,8 @@ class LimitedHttpTools(HttpToolsProtocol):
         if not self.transport.is_closing():
             super().on_message_begin()
             self.reading_head = True
+            self.head_began = True
+            self.head_partial = False
             self.head_bytes = 0
 
     def on_headers_complete(self) -> None:
@@ -112,9 +121,9 @@ class LimitedHttpTools(HttpToolsProtocol):
         self.reading_head = False
         self.idle_since = None
         self._disarm_head_timer()
-        # The head is at most what earlier reads counted plus this whole read; only when that
-        # bound is over the limit is the head itself measured.
-        if self.head_bytes + self.read_size > self.limits.max_header_bytes:
+        # A head that came in one read is at most that read: only a longer read, or a head
+        # spread over several, is measured exactly.
+        if self.head_partial or self.read_size > self.limits.max_header_bytes:
             size = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
             if size > self.limits.max_header_bytes:
                 self._head_too_large()

@@ -274,6 +274,23 @@ def test_pipelined_requests_are_each_answered(api: Server) -> None:
     assert data.count(b"HTTP/1.1 200 OK\r\n") == 3
 
 
+def test_a_pipelined_head_after_a_large_body_is_not_counted_with_it(api: Server) -> None:
+    """One read carries the end of a 70 KB request and half of the next head: only the head
+    counts toward its limit, and both are answered."""
+    big = json.dumps({"article": {"text": ARTICLE * 50}}).encode()
+    second = b"GET /healthz HTTP/1.1\r\nHost: probe\r\nX-Second: yes\r\n\r\n"
+    sock = api.connect()
+    sock.sendall(summary_request(big) + second[:20])
+    time.sleep(0.3)
+    sock.sendall(second[20:])
+    data = b""
+    sock.settimeout(10)
+    while not data.endswith(b'{"status":"ok"}') and (chunk := sock.recv(65536)):
+        data += chunk
+    sock.close()
+    assert data.count(b"HTTP/1.1 200 OK\r\n") == 2 and data.endswith(b'{"status":"ok"}')
+
+
 # --- slow and idle connections ---------------------------------------------------------------
 
 
