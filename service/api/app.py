@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 
 from service import __version__
 from service.api import problems
 from service.api.deps import Services
 from service.api.middleware import BodyLimit, RequestId
+from service.api.openapi import DocumentedAPI
 from service.api.routes import health, prompts, summaries
 from service.api.security import Guard
 from service.cache import ResultCache
@@ -38,18 +39,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.services = Services(settings, registry, llm, cache)
             yield
 
-    app = FastAPI(
+    app = DocumentedAPI(
+        keys_required=bool(settings.api_keys),
         title="newsbrief",
         version=__version__,
         summary="News article → structured, evidence-grounded brief.",
         lifespan=lifespan,
     )
     problems.install(app)
-    # Added last = outermost: every response, 413s included, carries the request id.
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    # Added last = outermost. Every response carries the request id; the key and rate limit
+    # are checked before a byte of body is read, then the body is read within its limits.
+    app.add_middleware(
+        BodyLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s
+    )
+    app.add_middleware(Guard, settings=settings)
     app.add_middleware(RequestId)
-    guarded = [Depends(Guard(settings))]
     app.include_router(health.router)
-    app.include_router(prompts.router, dependencies=guarded)
-    app.include_router(summaries.router, dependencies=guarded)
+    app.include_router(prompts.router)
+    app.include_router(summaries.router)
     return app

@@ -4,23 +4,33 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from service.api.deps import ServicesDep
+from service.api.security import configured_keys, has_valid_key
+from service.schemas import Readiness
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", operation_id="health")
 async def healthz() -> dict[str, str]:
     """The process is up."""
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "Not ready"}})
-async def readyz(services: ServicesDep) -> Any:
-    """Prompts are loaded and an engine can answer: the configured LLM or the extractive one."""
+@router.get(
+    "/readyz",
+    operation_id="ready",
+    response_model=Readiness,
+    responses={503: {"description": "Not ready (no prompts loaded)", "model": Readiness}},
+)
+async def readyz(services: ServicesDep, request: Request) -> Any:
+    """Prompts are loaded and an engine can answer: the configured LLM or the extractive one.
+
+    With API keys configured, a caller without a valid key sees only `status`: the model name,
+    prompt versions and cache counters are for the service's own clients."""
     body = {
         "status": "ready",
         "engine": "llm" if services.llm else "extractive",
@@ -36,5 +46,8 @@ async def readyz(services: ServicesDep) -> Any:
         else None,
     }
     if not body["prompts"]:
-        return JSONResponse({**body, "status": "not ready"}, status_code=503)
-    return body
+        body["status"] = "not ready"
+    keys = configured_keys(services.settings)
+    if keys and not has_valid_key(request.headers, keys):
+        body = {"status": body["status"]}
+    return JSONResponse(body, status_code=200 if body["status"] == "ready" else 503)
