@@ -13,11 +13,13 @@ from service.api.deps import Services
 from service.api.middleware import BodyLimit, RequestId
 from service.api.routes import health, prompts, summaries
 from service.api.security import Guard
-from service.cache import ResultCache
+from service.cache import Cache, ResultCache
 from service.llm import llm_from_settings
 from service.prompts import PromptRegistry
+from service.ratelimit import RateLimiter, TokenBuckets
 from service.schemas import SummaryResponse
 from service.settings import Settings, get_settings
+from service.shared import RedisCache, RedisTokenBuckets, redis_link
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -29,13 +31,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with llm_from_settings(settings) as llm:
-            cache: ResultCache[SummaryResponse] | None = (
-                ResultCache(settings.cache_size, settings.cache_ttl_s)
-                if settings.cache_size
-                else None
-            )
-            app.state.services = Services(settings, registry, llm, cache)
+        async with llm_from_settings(settings) as llm, state(settings) as (cache, limiter):
+            app.state.services = Services(settings, registry, llm, cache, limiter)
             yield
 
     app = FastAPI(
@@ -53,3 +50,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(prompts.router, dependencies=guarded)
     app.include_router(summaries.router, dependencies=guarded)
     return app
+
+
+@asynccontextmanager
+async def state(
+    settings: Settings,
+) -> AsyncIterator[tuple[Cache[SummaryResponse] | None, RateLimiter | None]]:
+    """The result cache and the rate limiter: in this process, or shared through Redis."""
+    rate = settings.rate_limit_per_minute
+    if settings.redis_url is None:
+        size, ttl = settings.cache_size, settings.cache_ttl_s
+        yield (ResultCache(size, ttl) if size else None), (TokenBuckets(rate) if rate else None)
+        return
+    url = settings.redis_url.get_secret_value()
+    async with redis_link(url, settings.redis_timeout_s) as link:
+        # A lock lives as long as one request may take, so a crashed holder frees it in time.
+        cache = RedisCache(
+            link,
+            settings.cache_ttl_s,
+            lock_s=settings.request_deadline_s,
+            dump=lambda r: r.model_dump_json().encode(),
+            load=SummaryResponse.model_validate_json,
+        )
+        limiter = RedisTokenBuckets(link, rate, settings.rate_limit_on_redis_error)
+        yield (cache if settings.cache_size else None), (limiter if rate else None)

@@ -7,9 +7,10 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from service.cache import ResultCache
+from service.cache import Cache
 from service.llm import LLMClient
 from service.prompts import PromptRegistry
+from service.ratelimit import RateLimiter
 from service.schemas import SummaryResponse
 from service.settings import Settings
 
@@ -19,7 +20,8 @@ class Services:
     settings: Settings
     prompts: PromptRegistry
     llm: LLMClient | None
-    cache: ResultCache[SummaryResponse] | None = None
+    cache: Cache[SummaryResponse] | None = None
+    limiter: RateLimiter | None = None
 
 
 async def get_services(request: Request) -> Services:  # async: sync ones run in a thread pool

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import math
-import time
-from dataclasses import dataclass, field
 
 from fastapi import Request
 
-from service.errors import RateLimitedError, UnauthorizedError
+from service.api.deps import get_services
+from service.errors import UnauthorizedError
 from service.settings import Settings
 
 
@@ -32,35 +30,11 @@ def key_matches(given: str, keys: tuple[str, ...]) -> bool:
     return found
 
 
-@dataclass
-class TokenBuckets:
-    """Per-client token buckets: `rate` requests a minute, bursts up to the same number."""
-
-    rate_per_minute: int
-    _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
-
-    def take(self, who: str) -> None:
-        now = time.monotonic()
-        capacity = float(self.rate_per_minute)
-        per_second = capacity / 60
-        tokens, last = self._buckets.get(who, (capacity, now))
-        tokens = min(capacity, tokens + (now - last) * per_second)
-        if tokens < 1:
-            self._buckets[who] = (tokens, now)
-            raise RateLimitedError(retry_after=math.ceil((1 - tokens) / per_second))
-        self._buckets[who] = (tokens - 1, now)
-        if len(self._buckets) > 100_000:  # bound memory under a flood of distinct clients
-            self._buckets.pop(next(iter(self._buckets)))
-
-
 class Guard:
     """The dependency that every /v1 route runs first."""
 
     def __init__(self, settings: Settings) -> None:
         self.keys = tuple(k.get_secret_value() for k in settings.api_keys)
-        self.buckets = (
-            TokenBuckets(settings.rate_limit_per_minute) if settings.rate_limit_per_minute else None
-        )
 
     async def __call__(self, request: Request) -> None:  # async: no thread-pool hop per request
         who = request.client.host if request.client else "unknown"
@@ -71,5 +45,6 @@ class Guard:
                     "send an API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
                 )
             who = "key:" + hashlib.sha256(given.encode()).hexdigest()[:16]
-        if self.buckets:
-            self.buckets.take(who)
+        # The limiter is built in the lifespan: a Redis-backed one needs the running event loop.
+        if (limiter := (await get_services(request)).limiter) is not None:
+            await limiter.take(who)
