@@ -33,6 +33,12 @@ typecheck: $(BIN)/.dev
 unit: $(BIN)/.dev redis-installed
 	$(BIN)/pytest -q
 
+# deploy/ against the Kubernetes and compose-spec schemas that ship inside the two checkers'
+# wheels: no download at run time.
+deploy-check: $(BIN)/.dev
+	$(BIN)/kubernetes-validate --strict --quiet --kubernetes-version 1.33.0 deploy/k8s/*.yaml
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec deploy/compose.yaml
+
 # The shared-state tests run two services against a real redis-server (Debian's package).
 redis-installed:
 	scripts/install-redis
