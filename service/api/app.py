@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import NamedTuple
 
 from fastapi import Depends, FastAPI
 
@@ -19,7 +20,7 @@ from service.prompts import PromptRegistry
 from service.ratelimit import RateLimiter, TokenBuckets
 from service.schemas import SummaryResponse
 from service.settings import Settings, get_settings
-from service.shared import RedisCache, RedisTokenBuckets, redis_link
+from service.shared import RedisCache, RedisLink, RedisTokenBuckets, redis_link
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -31,8 +32,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with llm_from_settings(settings) as llm, state(settings) as (cache, limiter):
-            app.state.services = Services(settings, registry, llm, cache, limiter)
+        async with llm_from_settings(settings) as llm, state(settings) as shared:
+            app.state.services = Services(settings, registry, llm, *shared)
             yield
 
     app = FastAPI(
@@ -52,15 +53,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+class State(NamedTuple):
+    """The result cache and the rate limiter, and the Redis link when they are shared."""
+
+    cache: Cache[SummaryResponse] | None
+    limiter: RateLimiter | None
+    redis: RedisLink | None = None
+
+
 @asynccontextmanager
-async def state(
-    settings: Settings,
-) -> AsyncIterator[tuple[Cache[SummaryResponse] | None, RateLimiter | None]]:
-    """The result cache and the rate limiter: in this process, or shared through Redis."""
+async def state(settings: Settings) -> AsyncIterator[State]:
+    """The state that processes may share: kept in this process, or in Redis when it is set."""
     rate = settings.rate_limit_per_minute
     if settings.redis_url is None:
         size, ttl = settings.cache_size, settings.cache_ttl_s
-        yield (ResultCache(size, ttl) if size else None), (TokenBuckets(rate) if rate else None)
+        yield State(ResultCache(size, ttl) if size else None, TokenBuckets(rate) if rate else None)
         return
     url = settings.redis_url.get_secret_value()
     async with redis_link(url, settings.redis_timeout_s) as link:
@@ -73,4 +80,4 @@ async def state(
             load=SummaryResponse.model_validate_json,
         )
         limiter = RedisTokenBuckets(link, rate, settings.rate_limit_on_redis_error)
-        yield (cache if settings.cache_size else None), (limiter if rate else None)
+        yield State(cache if settings.cache_size else None, limiter if rate else None, link)

@@ -13,6 +13,7 @@ from service.prompts import PromptRegistry
 from service.ratelimit import RateLimiter
 from service.schemas import SummaryResponse
 from service.settings import Settings
+from service.shared import RedisLink
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class Services:
     llm: LLMClient | None
     cache: Cache[SummaryResponse] | None = None
     limiter: RateLimiter | None = None
+    redis: RedisLink | None = None  # set when state is shared; its `errors` are for metrics
 
 
 async def get_services(request: Request) -> Services:  # async: sync ones run in a thread pool
