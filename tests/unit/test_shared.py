@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
@@ -17,7 +18,14 @@ from service.pipeline import summarize_article
 from service.prompts import PromptRegistry
 from service.schemas import SummaryRequest
 from service.settings import Settings
-from service.shared import PREFIX, RedisCache, RedisLink, RedisTokenBuckets, _release
+from service.shared import (
+    PREFIX,
+    RedisCache,
+    RedisLink,
+    RedisTokenBuckets,
+    _release,
+    redis_link,
+)
 from tests.support import redis_server
 
 pytestmark = pytest.mark.e2e  # a real redis-server process
@@ -187,3 +195,24 @@ async def test_waiting_for_another_process_is_bounded_by_the_request_deadline(
         )
         with pytest.raises(DeadlineExceededError):
             await asyncio.wait_for(waiting, 5)  # without the bound: a TimeoutError here
+
+
+async def test_a_redis_that_never_answers_costs_one_timeout_then_is_skipped() -> None:
+    connections = 0
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await reader.read()  # read whatever comes, answer nothing, until the client goes
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server, redis_link(f"redis://127.0.0.1:{port}/0", timeout_s=0.2) as link:
+        cache, calls = strings(link), []
+        started = time.perf_counter()
+        first = cache.get_or_compute("k", answer("x", calls), keep=lambda v: True)
+        assert await asyncio.wait_for(first, 5) == ("x", False)  # without a timeout: stuck
+        print(f"\nfirst request with a silent Redis: {time.perf_counter() - started:.2f} s")
+        for _ in range(4):
+            await cache.get_or_compute("k", answer("x", calls), keep=lambda v: True)
+        assert len(calls) == 5 and connections == 1 and link.errors == 5
