@@ -125,8 +125,14 @@ class RedisCache(Generic[T]):
         try:
             while True:
                 if (raw := await self.link.run(lambda r: r.get(value_key))) is not None:
+                    try:
+                        value = self._load(raw)
+                    except ValueError:  # written by an older release in a rolling update
+                        log.info("unreadable cached answer dropped", extra={"key": key})
+                        await self.link.run(lambda r: r.delete(value_key))
+                        continue
                     self.hits += 1
-                    return self._load(raw), True
+                    return value, True
                 if await self.link.run(lambda r: r.set(lock_key, token, nx=True, px=self.lock_ms)):
                     break
                 await asyncio.sleep(pause)  # another process is computing this answer

@@ -216,3 +216,20 @@ async def test_a_redis_that_never_answers_costs_one_timeout_then_is_skipped() ->
         for _ in range(4):
             await cache.get_or_compute("k", answer("x", calls), keep=lambda v: True)
         assert len(calls) == 5 and connections == 1 and link.errors == 5
+
+
+async def test_an_unreadable_cached_answer_is_a_miss_and_is_replaced(link: RedisLink) -> None:
+    def strict(raw: bytes | str) -> str:
+        text = _text(raw)
+        if not text.startswith("v2:"):
+            raise ValueError("an older release wrote this")
+        return text
+
+    cache = RedisCache(link, 60, 5, dump=str.encode, load=strict)
+    await link.client.set(f"{PREFIX}cache:k", "v1:old shape")
+    calls: list[str] = []
+    assert await cache.get_or_compute("k", answer("v2:new", calls), keep=lambda v: True) == (
+        "v2:new",
+        False,
+    )
+    assert await link.client.get(f"{PREFIX}cache:k") == b"v2:new" and calls == ["v2:new"]
