@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from service import extractive
 from service.attribution import analyse
-from service.cache import ResultCache, cache_key
+from service.cache import Cache, cache_key
 from service.errors import (
     ArticleTooLongError,
     CircuitOpenError,
@@ -67,7 +67,7 @@ async def summarize_article(
     prompts: PromptRegistry,
     llm: LLMClient | None,
     settings: Settings,
-    cache: ResultCache[SummaryResponse] | None = None,
+    cache: Cache[SummaryResponse] | None = None,
 ) -> SummaryResponse:
     """The brief for one article; the LLM when one is configured, else the extractive engine."""
     text = request.article.text
@@ -97,7 +97,13 @@ async def summarize_article(
             llm.model,
             request.options.model_dump_json(),
         )
-        response, hit = await cache.get_or_compute(key, answer, keep=lambda r: r.engine == "llm")
+        try:  # the deadline bounds waiting for another caller's answer too (single flight)
+            async with asyncio.timeout(settings.request_deadline_s):
+                response, hit = await cache.get_or_compute(
+                    key, answer, keep=lambda r: r.engine == "llm"
+                )
+        except TimeoutError:
+            raise DeadlineExceededError(settings.request_deadline_s) from None
         if not hit:
             return response
         return response.model_copy(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sized
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -38,7 +39,8 @@ async def readyz(services: ServicesDep, request: Request) -> Any:
         "prompts": [p.ref for p in services.prompts],
         "default_prompt": services.prompts.default_ref,
         "cache": {
-            "entries": len(services.cache),
+            # Redis keeps its own count (and may be shared): entries are this process's only.
+            "entries": len(services.cache) if isinstance(services.cache, Sized) else None,
             "hits": services.cache.hits,
             "misses": services.cache.misses,
         }
