@@ -49,7 +49,9 @@ _NOT_NAME = (  # capitalised words that start sentences, not names
     r"After|Before|If|As|In|On|At|For|Asked|Meanwhile|Despite|Under|Although|Since|Some|"
     r"Several|Both|One|Its|Their|His|Her|Our|My)\b)"
 )
-_WORD = rf"{_NOT_NAME}[{_UPPER}][\w’'\-]*"
+# Word lengths are bounded so that a search tried at every position of a long run ("AAAA…",
+# "A-A-A-…") costs a constant per position, not the rest of the run; no name is that long.
+_WORD = rf"{_NOT_NAME}[{_UPPER}][\w’'\-]{{0,40}}"
 _NAME = (
     rf"(?:(?P<role>{_ROLE})\s+|{_HONORIFIC}\s+)?"
     rf"(?P<name>{_WORD}(?:\s+(?:de\s+|van\s+|von\s+)?{_WORD}){{0,3}})"
@@ -64,10 +66,10 @@ _QUOTE = re.compile(r"(?P<open>[“\"″«„])(?P<body>[^“”\"″«»„\n]{
 _APPOSITIVE = r"(?:\s*,[^,“”\"″«»]{1,80},)?"  # "Maria Lopez, who chairs the board, said"
 _OF_ORG = rf"(?:\s+of\s+(?:the\s+)?{_WORD}(?:\s+{_WORD}){{0,3}})?"  # "Felix Borg of the Union"
 _WHO = rf"{_NAME}{_OF_ORG}{_APPOSITIVE}"
-_DESCRIPTOR = r"(?:[a-z][\w’'\-]*,?\s+){0,4}"  # "said its chair, Petra Wendt"
+_DESCRIPTOR = r"(?:[a-z][\w’'\-]{0,40},?\s+){0,4}"  # "said its chair, Petra Wendt"
 _NAME_THEN_VERB = re.compile(rf"{_WHO}\s+{_SPEECH}\b")
-_AFTER_QUOTE = tuple(
-    re.compile(rf"^\s*(?:,\s*)?{who}\b")
+_AFTER_QUOTE = tuple(  # used with .match() right after the closing mark
+    re.compile(rf"\s*(?:,\s*)?{who}\b")
     for who in (
         rf"{_SPEECH}\s+{_DESCRIPTOR}{_NAME}",
         rf"{_NAME}\s+{_SPEECH}",
@@ -78,6 +80,14 @@ _BEFORE_QUOTE = re.compile(rf"(?:{_PRONOUN}|{_WHO})\s+{_SPEECH}\b[^“”\"″«
 _NAME_ANYWHERE = re.compile(_NAME)
 _ACCORDING_TO = re.compile(rf"\b[Aa]ccording to {_NAME}")
 _MIN_QUOTE_WORDS = 4  # shorter quoted phrases are usually scare quotes, not positions
+# How far before a quote its attribution is looked for ("Lopez, who chairs the board, said:").
+# Bounded, so a sentence of thousands of quotes costs thousands of windows, not of whole prefixes.
+_LOOKBACK = 400
+# A sentence ends at a run of terminators (and closing marks) followed by space and a capital or
+# digit. The lookbehind lets a match start only where a run starts, and the possessive quantifiers
+# never give characters back, so "Word ....." costs its length once instead of once per dot.
+_SENTENCE_END = re.compile(rf"(?<![.!?…])[.!?…]++[”\"’″»)\]]*+(?=\s+[“\"‘″«(\[]?[{_UPPER}0-9])")
+_PARAGRAPH = re.compile(r"[^\n]+(?:\n(?!\s*\n)[^\n]+)*")
 
 
 @dataclass(frozen=True)
@@ -91,18 +101,29 @@ class Sentence:
 def sentences(text: str) -> list[Sentence]:
     """Sentences with their offsets; a blank line always ends a paragraph and a sentence."""
     out: list[Sentence] = []
-    for p_index, para in enumerate(re.finditer(r"[^\n]+(?:\n(?!\s*\n)[^\n]+)*", text)):
+    for p_index, para in enumerate(_PARAGRAPH.finditer(text)):
         base, body = para.start(), para.group()
         begin = 0
-        for end in re.finditer(r"[.!?…]+[”\"’″»)\]]*(?=\s+[“\"‘″«(\[]?[" + _UPPER + r"0-9])", body):
-            word = re.search(r"(\S+)$", body[begin : end.start()])
-            token = (word.group(1) if word else "").lower().strip('“"‘(')
-            if end.group().startswith(".") and (token in _ABBREVIATIONS or len(token) == 1):
+        for end in _SENTENCE_END.finditer(body):
+            if end.group().startswith(".") and _abbreviation_before(body, begin, end.start()):
                 continue
             _add(out, body, begin, end.end(), base, p_index)
             begin = end.end()
         _add(out, body, begin, len(body), base, p_index)
     return out
+
+
+def _abbreviation_before(body: str, begin: int, at: int) -> bool:
+    """Whether the word ending at `at` is an abbreviation or an initial ("Dr.", "J.").
+
+    The word is walked back to the nearest space, never re-searched from `begin`: each word is
+    read once however many abbreviations a sentence skips ("Mr. Mr. Mr. …").
+    """
+    start = at
+    while start > begin and not body[start - 1].isspace():
+        start -= 1
+    token = body[start:at].lower().strip('“"‘(')
+    return token in _ABBREVIATIONS or len(token) == 1
 
 
 def _add(out: list[Sentence], body: str, begin: int, end: int, base: int, para: int) -> None:
@@ -122,35 +143,47 @@ def _speaker(match: re.Match[str] | None, last: str | None) -> tuple[str | None,
     return match.group("name"), match.group("role")
 
 
-def _names(text: str) -> dict[str, set[str]]:
-    """Every name-like run in the text, with the roles it appears with; read once per article."""
-    names: dict[str, set[str]] = {}
-    for m in _NAME_ANYWHERE.finditer(text):
-        names.setdefault(m.group("name"), set()).update(
-            [m.group("role")] if m.group("role") else []
-        )
-    return names
+class _Names:
+    """Every name-like run in the article with the roles it appears with, read once per article.
 
-
-def _full_name(name: str, role: str | None, names: dict[str, set[str]]) -> tuple[str, str | None]:
-    """The fuller form of a name the article uses ("Lopez" → "Maria Lopez"), and a role.
-
-    When two people share the surname ("Senator Ana Marsh", "Councillor Tom Marsh"), the role
-    given with the short name decides; if it cannot, the short name stays as the article wrote it.
+    Names are indexed by their word endings ("Maria Lopez" under "Lopez" too), and each lookup is
+    remembered, so an article of thousands of speakers is not rescanned once per quote.
     """
-    seen = {n: roles for n, roles in names.items() if n == name or n.endswith(" " + name)}
-    fuller = [n for n in seen if n != name]
-    if role and len(fuller) > 1:
-        fuller = [n for n in fuller if role in seen[n]]
-    if len(fuller) == 1:
-        name = fuller[0]
-    return name, role or next(iter(sorted(seen.get(name, ()))), None)
+
+    def __init__(self, text: str) -> None:
+        self.roles: dict[str, set[str]] = {}
+        for m in _NAME_ANYWHERE.finditer(text):
+            self.roles.setdefault(m.group("name"), set()).update(
+                [m.group("role")] if m.group("role") else []
+            )
+        self._ending: dict[str, list[str]] = {}
+        for n in self.roles:
+            words = (i + 1 for i in range(len(n) - 1) if n[i] == " " and not n[i + 1].isspace())
+            for key in {n, *(n[i:] for i in words)}:
+                self._ending.setdefault(key, []).append(n)
+        self._found: dict[tuple[str, str | None], tuple[str, str | None]] = {}
+
+    def full(self, name: str, role: str | None) -> tuple[str, str | None]:
+        """The fuller form of a name the article uses ("Lopez" → "Maria Lopez"), and a role.
+
+        When two people share the surname ("Senator Ana Marsh", "Councillor Tom Marsh"), the role
+        given with the short name decides; if it cannot, the short name stays as the article wrote
+        it.
+        """
+        if (name, role) not in self._found:
+            seen = {n: self.roles[n] for n in self._ending.get(name, ())}
+            fuller = [n for n in seen if n != name]
+            if role and len(fuller) > 1:
+                fuller = [n for n in fuller if role in seen[n]]
+            full = fuller[0] if len(fuller) == 1 else name
+            self._found[name, role] = full, role or next(iter(sorted(seen.get(full, ()))), None)
+        return self._found[name, role]
 
 
 def quotes(text: str, sents: list[Sentence]) -> list[LLMClaim]:
     """Direct quotes whose speaker an attribution pattern names, as neutral claims."""
     claims: list[LLMClaim] = []
-    names = _names(text)
+    names = _Names(text)
     last: str | None = None  # the latest speaker, for "he said" and unattributed follow-ups
     last_role: str | None = None
     last_para = -1
@@ -159,18 +192,21 @@ def quotes(text: str, sents: list[Sentence]) -> list[LLMClaim]:
             last = None  # "she said" never reaches into another paragraph: misattribution risk
         local = s.text
         # Attribution is looked for outside quotation marks: "Monday tells them" inside a quote
-        # is not a speaker.
+        # is not a speaker. These two do not depend on the quote: searched once per sentence.
         outside = _QUOTE.sub(lambda m: " " * len(m.group()), local)
+        according, named = _ACCORDING_TO.search(outside), _NAME_THEN_VERB.search(outside)
+        previous_end = 0  # no attribution spans a closing mark: never look back past the last
         for q in _QUOTE.finditer(local):
-            before, after = local[: q.start()], local[q.end() :]
-            after_match = next((m for p in _AFTER_QUOTE if (m := p.search(after))), None)
+            after_match = next((m for p in _AFTER_QUOTE if (m := p.match(local, q.end()))), None)
             holder, role = _speaker(after_match, last)
             if holder is None:
-                holder, role = _speaker(_BEFORE_QUOTE.search(before), last)
+                window = max(previous_end, q.start() - _LOOKBACK)
+                holder, role = _speaker(_BEFORE_QUOTE.search(local, window, q.start()), last)
+            previous_end = q.end()
             if holder is None:
-                holder, role = _speaker(_ACCORDING_TO.search(outside), last)
+                holder, role = _speaker(according, last)
             if holder is None:
-                holder, role = _speaker(_NAME_THEN_VERB.search(outside), last)
+                holder, role = _speaker(named, last)
             if holder is None and s.paragraph == last_para:
                 holder = last  # a quote carrying on the paragraph's speaker
             if holder is None:
@@ -178,7 +214,7 @@ def quotes(text: str, sents: list[Sentence]) -> list[LLMClaim]:
             if holder == last:
                 role = role or last_role
             else:
-                holder, role = _full_name(holder, role, names)
+                holder, role = names.full(holder, role)
             last, last_role, last_para = holder, role, s.paragraph
             words = q.group("body").strip(" ,.")
             if len(words.split()) < _MIN_QUOTE_WORDS:
@@ -194,8 +230,8 @@ def quotes(text: str, sents: list[Sentence]) -> list[LLMClaim]:
                     attribution=Attribution.DIRECT_QUOTE,
                 )
             )
-        if (m := _NAME_THEN_VERB.search(outside)) and outside == local:
-            last, last_role = _full_name(m.group("name"), m.group("role"), names)
+        if named and outside == local:
+            last, last_role = names.full(named.group("name"), named.group("role"))
             last_para = s.paragraph
     return claims
 
