@@ -23,7 +23,8 @@ from service.errors import (
     InvalidOutputError,
     RefusalError,
 )
-from service.grounding import locate, sha256_text, strip_foreign_links, unsupported_numbers
+from service.grounding import locate, sha256_text, unsupported_numbers
+from service.links import Removed, strip_foreign_links
 from service.llm import CallStats, LLMClient, Reply
 from service.prompts import Prompt, PromptRegistry
 from service.schemas import (
@@ -60,7 +61,7 @@ async def summarize_article(
         raise ArticleTooLongError(len(text), settings.max_article_chars)
     prompt = prompts.get(request.prompt_version)  # an unknown version is an error either way
     if llm is None:
-        return _respond(request, extractive.brief(request.article, request.options), None, None)
+        return await asyncio.to_thread(_extractive_response, request)
 
     async def answer() -> SummaryResponse:
         try:
@@ -91,8 +92,7 @@ async def summarize_article(
             code="llm_unavailable_degraded",
             detail=f"the LLM is failing ({exc}); the extractive engine answered instead",
         )
-        output = extractive.brief(request.article, request.options)
-        return _respond(request, output, None, None, notice=degraded)
+        return await asyncio.to_thread(_extractive_response, request, degraded)
 
 
 async def _llm_brief(
@@ -116,7 +116,7 @@ async def _llm_brief(
         output, errors = parse_reply(reply, stats.calls)
         if output is not None:
             accepted = output
-            unlocated = [c.evidence for c in output.claims if locate(c.evidence, article) is None]
+            unlocated = await asyncio.to_thread(_unlocated, output, article)
             if not unlocated or grounding_reasked:
                 break
             grounding_reasked = True  # one reask for evidence; after that, drop what is not found
@@ -145,7 +145,23 @@ async def _llm_brief(
         reasks=reasks,
         retries=stats.retries,
     )
-    return _respond(request, accepted, prompt, llm.model, usage)
+    return await asyncio.to_thread(_respond, request, accepted, prompt, llm.model, usage)
+
+
+# CPU-bound steps over the whole article (the extractive engine, grounding, link and number checks)
+# run in a worker thread, so a long article never stalls the event loop and its other requests. A
+# thread cannot be cancelled, so these steps are also linear-time: an abandoned one ends soon.
+
+
+def _extractive_response(
+    request: SummaryRequest, notice: ResponseWarning | None = None
+) -> SummaryResponse:
+    output = extractive.brief(request.article, request.options)
+    return _respond(request, output, None, None, notice=notice)
+
+
+def _unlocated(output: LLMOutput, article: str) -> list[str]:
+    return [c.evidence for c in output.claims if locate(c.evidence, article) is None]
 
 
 def parse_reply(reply: Reply, attempts: int) -> tuple[LLMOutput | None, list[str]]:
@@ -285,7 +301,7 @@ def _without_foreign_links(
     output: LLMOutput, article: str
 ) -> tuple[LLMOutput, list[ResponseWarning]]:
     """The model's free text with links and images the article lacks taken out, and why."""
-    removed: list[str] = []
+    removed: list[Removed] = []
 
     def clean(text: str) -> str:
         kept, gone = strip_foreign_links(text, article)
@@ -311,10 +327,11 @@ def _without_foreign_links(
     warnings = [
         ResponseWarning(
             code="link_removed",
-            detail="removed an image" if link.startswith("!") else "removed a link",
+            detail=f"removed {'an image' if r.kind == 'image' else 'a link'}",
         )
-        for link in removed
+        for r in removed
     ]
     if removed:
-        log.warning("removed links the article does not contain", extra={"links": removed})
+        links = [r.text for r in removed]
+        log.warning("removed links the article does not contain", extra={"links": links})
     return LLMOutput(summary=summary, claims=claims), warnings
