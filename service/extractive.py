@@ -49,9 +49,10 @@ _NOT_NAME = (  # capitalised words that start sentences, not names
     r"After|Before|If|As|In|On|At|For|Asked|Meanwhile|Despite|Under|Although|Since|Some|"
     r"Several|Both|One|Its|Their|His|Her|Our|My)\b)"
 )
-# Word lengths are bounded so that a search tried at every position of a long run ("AAAA…",
-# "A-A-A-…") costs a constant per position, not the rest of the run; no name is that long.
-_WORD = rf"{_NOT_NAME}[{_UPPER}][\w’'\-]{{0,40}}"
+# A word ("O’Brien", "Jean-Luc", "Farmers'") starts where a word does, is bounded, and gives back
+# at most a final apostrophe or hyphen: a search over a long run ("AAAA…", "O’O’O’…") costs a
+# constant per position, never the rest of the run.
+_WORD = rf"(?<!\w){_NOT_NAME}[{_UPPER}](?:\w|[’'\-](?=\w)){{0,40}}+[’'\-]?"
 _NAME = (
     rf"(?:(?P<role>{_ROLE})\s+|{_HONORIFIC}\s+)?"
     rf"(?P<name>{_WORD}(?:\s+(?:de\s+|van\s+|von\s+)?{_WORD}){{0,3}})"
@@ -87,7 +88,9 @@ _LOOKBACK = 400
 # digit. The lookbehind lets a match start only where a run starts, and the possessive quantifiers
 # never give characters back, so "Word ....." costs its length once instead of once per dot.
 _SENTENCE_END = re.compile(rf"(?<![.!?…])[.!?…]++[”\"’″»)\]]*+(?=\s+[“\"‘″«(\[]?[{_UPPER}0-9])")
-_PARAGRAPH = re.compile(r"[^\n]+(?:\n(?!\s*\n)[^\n]+)*")
+# A paragraph is its lines up to a blank one; the blank-line test looks at one line, not at the
+# whole whitespace run after it (which made "a\n \n \n …" quadratic).
+_PARAGRAPH = re.compile(r"[^\n]+(?:\n(?![^\S\n]*+\n)[^\n]+)*")
 
 
 @dataclass(frozen=True)
