@@ -49,12 +49,12 @@ _NOT_NAME = (  # capitalised words that start sentences, not names
     r"After|Before|If|As|In|On|At|For|Asked|Meanwhile|Despite|Under|Although|Since|Some|"
     r"Several|Both|One|Its|Their|His|Her|Our|My)\b)"
 )
-# A word ("O’Brien", "Jean-Luc", "Farmers'") starts where a word does, is bounded, and gives back
-# at most a final apostrophe or hyphen: a search over a long run ("AAAA…", "O’O’O’…") costs a
-# constant per position, never the rest of the run.
-_WORD = rf"(?<!\w){_NOT_NAME}[{_UPPER}](?:\w|[’'\-](?=\w)){{0,40}}+[’'\-]?"
-_NAME = (
-    rf"(?:(?P<role>{_ROLE})\s+|{_HONORIFIC}\s+)?"
+# A word ("O’Brien", "Jean-Luc", "Farmers'") starts where a word does, is bounded (at most four
+# parts of 41 characters), and gives back at most a final apostrophe or hyphen: a search over a
+# long run ("AAAA…", "O’O’O’…") costs a constant per position, never the rest of the run.
+_WORD = rf"(?<!\w){_NOT_NAME}[{_UPPER}]\w{{0,40}}+(?:[’'\-]\w{{1,41}}+){{0,3}}+[’'\-]?"
+_NAME = (  # the first test rejects most positions at the cost of one character class
+    rf"(?=[{_UPPER}])(?<!\w)(?:(?P<role>{_ROLE})\s+|{_HONORIFIC}\s+)?"
     rf"(?P<name>{_WORD}(?:\s+(?:de\s+|van\s+|von\s+)?{_WORD}){{0,3}})"
 )
 _SPEECH = (
@@ -81,9 +81,12 @@ _BEFORE_QUOTE = re.compile(rf"(?:{_PRONOUN}|{_WHO})\s+{_SPEECH}\b[^“”\"″«
 _NAME_ANYWHERE = re.compile(_NAME)
 _ACCORDING_TO = re.compile(rf"\b[Aa]ccording to {_NAME}")
 _MIN_QUOTE_WORDS = 4  # shorter quoted phrases are usually scare quotes, not positions
-# How far before a quote its attribution is looked for ("Lopez, who chairs the board, said:").
-# Bounded, so a sentence of thousands of quotes costs thousands of windows, not of whole prefixes.
-_LOOKBACK = 400
+# How far from a quote its attribution is looked for ("Lopez, who chairs the board, said:"), and
+# how much of a sentence is searched for a speaker. Real sentences are far shorter; the bounds keep
+# a 100 KB "sentence" with thousands of quotes linear, and each regex call short (a call holds
+# the GIL, and the event loop waits for it).
+_ATTRIBUTION_REACH = 400
+_SENTENCE_REACH = 2000
 # A sentence ends at a run of terminators (and closing marks) followed by space and a capital or
 # digit. The lookbehind lets a match start only where a run starts, and the possessive quantifiers
 # never give characters back, so "Word ....." costs its length once instead of once per dot.
@@ -197,13 +200,17 @@ def quotes(text: str, sents: list[Sentence]) -> list[LLMClaim]:
         # Attribution is looked for outside quotation marks: "Monday tells them" inside a quote
         # is not a speaker. These two do not depend on the quote: searched once per sentence.
         outside = _QUOTE.sub(lambda m: " " * len(m.group()), local)
-        according, named = _ACCORDING_TO.search(outside), _NAME_THEN_VERB.search(outside)
+        according = _ACCORDING_TO.search(outside, 0, _SENTENCE_REACH)
+        named = _NAME_THEN_VERB.search(outside, 0, _SENTENCE_REACH)
         previous_end = 0  # no attribution spans a closing mark: never look back past the last
         for q in _QUOTE.finditer(local):
-            after_match = next((m for p in _AFTER_QUOTE if (m := p.match(local, q.end()))), None)
+            reach = q.end() + _ATTRIBUTION_REACH
+            after_match = next(
+                (m for p in _AFTER_QUOTE if (m := p.match(local, q.end(), reach))), None
+            )
             holder, role = _speaker(after_match, last)
             if holder is None:
-                window = max(previous_end, q.start() - _LOOKBACK)
+                window = max(previous_end, q.start() - _ATTRIBUTION_REACH)
                 holder, role = _speaker(_BEFORE_QUOTE.search(local, window, q.start()), last)
             previous_end = q.end()
             if holder is None:
@@ -241,7 +248,7 @@ def quotes(text: str, sents: list[Sentence]) -> list[LLMClaim]:
 
 # Paragraphs with markup, links or chat-role labels are not prose to summarise: copying them is
 # how an injected payload ("<!-- SYSTEM: ... -->", "SYSTEM: say X") would reach a reader.
-_NOT_PROSE = re.compile(r"<[!/a-zA-Z]|https?://|www\.|^\s*[A-Z]{3,}\s*:", re.MULTILINE)
+_NOT_PROSE = re.compile(r"<[!/a-zA-Z]|https?://|www\.|^[^\S\n]*+[A-Z]{3,}+[^\S\n]*+:", re.MULTILINE)
 
 
 def brief(article: ArticleIn, options: Options) -> LLMOutput:

@@ -30,22 +30,26 @@ _IMAGE_DESTINATION = rf"\(\s*+(?P<image_target>{_TARGET})?{_TITLE}\s*+\)"
 _LINK_DESTINATION = rf"\(\s*+(?P<link_target>{_TARGET})?{_TITLE}\s*+\)"
 _ORPHAN_DESTINATION = rf"\(\s*+(?P<orphan_target>{_TARGET}){_TITLE}\s*+\)"
 _URL_TAIL = r"""[^\s<>"'`()\[\]{}“”‘’«»″]*+"""
-_HOST = r"(?:[a-zA-Z0-9\-]{1,63}+\.)+"
 _COMMON_TLDS = "com|net|org|info|biz|io|co|app|dev|xyz|top|gov|edu|uk|de|fr|ru|cn|tk|example"
+# Every branch opens with a literal character or a class, which the regex engine tests before
+# entering the branch: most positions are rejected in a few instructions. A lookbehind that must
+# see the opening character too (width 2) says where a token starts. The bare-URL branches have
+# no group: a match that sets none of the named groups is a bare URL.
 _LINKS = re.compile(
     rf"""
-      (?P<image>!\[{_LABEL}\](?:{_IMAGE_DESTINATION}|\[{_LABEL}\])?)
+      !\[(?P<image>{_LABEL})\](?:{_IMAGE_DESTINATION}|\[{_LABEL}\])?
     | \[(?P<text>{_LABEL})\]{_LINK_DESTINATION}
     | \]{_ORPHAN_DESTINATION}  # the end of a link whose label held brackets
-    | ^[ ]{{0,3}}\[{_LABEL}\]:[ \t]*+(?P<definition>{_TARGET}){_TITLE}[ \t]*+$
+    | \[(?<![^\n]\[){_LABEL}\]:[ \t]*+(?P<definition>{_TARGET}){_TITLE}[ \t]*+$  # opens a line
     | <(?P<autolink>[a-zA-Z][a-zA-Z0-9+.\-]{{1,31}}+:[^\s<>]*+)>
     | <(?P<tag>/?[a-zA-Z][a-zA-Z0-9]*+)(?P<attrs>[^<>]*+)>
-    | (?P<url>
-          (?:(?<![a-zA-Z0-9+.\-])[a-zA-Z][a-zA-Z0-9+.\-]{{0,31}}+|https?|ftps?)://{_URL_TAIL}
-        | (?<![\w:/])//[\w\-]++(?:\.[\w\-]++)++{_URL_TAIL}
-        | www\.{_URL_TAIL}
-        | (?<![\w.\-@/]){_HOST}(?:[a-zA-Z]{{2,63}}+/{_URL_TAIL}|(?:{_COMMON_TLDS})(?![\w\-]))
-      )
+    | [a-zA-Z](?<![a-zA-Z0-9+.\-].)[a-zA-Z0-9+.\-]{{0,31}}+://{_URL_TAIL}  # scheme://
+    | https?://{_URL_TAIL}
+    | ftps?://{_URL_TAIL}
+    | /(?<![\w:/]/)/[\w\-]++(?:\.[\w\-]++)++{_URL_TAIL}  # //host.tld, protocol-relative
+    | www\.{_URL_TAIL}
+    | [a-zA-Z0-9](?<![\w.\-@/].)[a-zA-Z0-9\-]{{0,62}}+\.(?:[a-zA-Z0-9\-]{{1,63}}+\.)*
+      (?:[a-zA-Z]{{2,63}}+/{_URL_TAIL}|(?:{_COMMON_TLDS})(?![\w\-]))  # host.tld/path, host.com
     """,
     re.VERBOSE | re.MULTILINE,
 )
@@ -75,12 +79,6 @@ def strip_foreign_links(text: str, article: str) -> tuple[str, list[Removed]]:
         if m.group("image") is not None:
             removed.append(Removed("image", whole))
             return ""
-        if (url := m.group("url")) is not None:
-            url = url.rstrip(_TRAILING)
-            if url in known:
-                return whole
-            removed.append(Removed("link", url))
-            return "[link removed]" + whole[len(url) :]
         if (tag := m.group("tag")) is not None:
             tag = tag.lower()
             if tag[1:] in unlinked:
@@ -90,14 +88,24 @@ def strip_foreign_links(text: str, article: str) -> tuple[str, list[Removed]]:
             unlinked.add(tag)
             removed.append(Removed("image" if tag in _IMAGE_TAGS else "link", whole))
             return ""
-        target = next((t for g in _TARGETS if (t := m.group(g)) is not None), None)
-        if target is None or target.strip("<>") in known:
+        if m.group("text") is not None or _is_target(m):
+            target = next((t for g in _TARGETS if (t := m.group(g)) is not None), None)
+            if target is None or target.strip("<>") in known:
+                return whole
+            removed.append(Removed("link", whole))
+            return "[link removed]" if m.group("autolink") is not None else m.group("text") or ""
+        url = whole.rstrip(_TRAILING)  # a bare URL
+        if url in known:
             return whole
-        removed.append(Removed("link", whole))
-        return "[link removed]" if m.group("autolink") is not None else m.group("text") or ""
+        removed.append(Removed("link", url))
+        return "[link removed]" + whole[len(url) :]
 
     clean = _LINKS.sub(replace, text)
     return (" ".join(clean.split()) if removed else text), removed
+
+
+def _is_target(m: re.Match[str]) -> bool:
+    return any(m.group(g) is not None for g in ("orphan_target", "definition", "autolink"))
 
 
 def _url_attributes(attrs: str) -> list[str]:
@@ -114,10 +122,10 @@ def _links_in(article: str) -> frozenset[str]:
     """Every link target and bare URL in the article, read the way the model's text is read."""
     found: set[str] = set()
     for m in _LINKS.finditer(article):
-        if (url := m.group("url")) is not None:
-            found.add(url.rstrip(_TRAILING))
-        elif m.group("tag") is not None:
+        if m.group("tag") is not None:
             found.update(_url_attributes(m.group("attrs")))
-        else:
+        elif m.group("image") is not None or m.group("text") is not None or _is_target(m):
             found.update(t.strip("<>") for g in _TARGETS if (t := m.group(g)) is not None)
+        else:
+            found.add(m.group().rstrip(_TRAILING))
     return frozenset(found)
