@@ -261,7 +261,8 @@ def _respond(
 ) -> SummaryResponse:
     article = request.article.text
     options = request.options
-    output, warnings = _without_foreign_links(output, article)
+    # The extractive engine only copies the article: every link it returns is the article's own.
+    output, warnings = _without_foreign_links(output, article) if prompt else (output, [])
     claims, dropped = ground_claims(output.claims, article, options.max_claims)
     warnings += dropped
     bullets = output.summary.bullets
