@@ -29,7 +29,8 @@ from hypothesis import strategies as st
 from service import extractive, links
 from service.grounding import locate, normalise, numbers_in
 from service.links import strip_foreign_links
-from service.pipeline import _extractive_response
+from service.llm import Reply
+from service.pipeline import _extractive_response, parse_reply
 from service.schemas import ArticleIn, SummaryRequest
 from tests.hostile.corpus import CORPUS, LIMIT
 from tests.support import clean_env, fake_llm, free_port, start, stop
@@ -75,6 +76,34 @@ def test_text_steps_keep_their_invariants(unit: str, text: str) -> None:
     response = _extractive_response(SummaryRequest(article=ArticleIn(text=text)))
     for c in response.claims:
         assert text[c.evidence.start : c.evidence.end] == c.evidence.text
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param("```json" + " " * 100_000 + "x", id="fence-then-space-run"),
+        pytest.param("```" + "\n```" * 30_000 + "x", id="fence-run"),
+        pytest.param("  ```json\n" + "\n" * 100_000 + "{}", id="newline-run"),
+    ],
+)
+def test_a_model_answer_of_whitespace_runs_is_read_in_linear_time(content: str) -> None:
+    """The fence some servers wrap JSON in is stripped without backtracking over whitespace (the
+    greedy form took minutes on the first of these)."""
+    reply = Reply(content, None, "stop", 1, 1, "m")
+    started = time.process_time()
+    output, errors = parse_reply(reply, 1)
+    assert output is None and errors
+    assert time.process_time() - started < 0.5
+    fenced = Reply(
+        '```json\n{"summary": {"headline": "h", "lede": "l", "bullets": []}, '
+        '"claims": []}\n```  \n',
+        None,
+        "stop",
+        1,
+        1,
+        "m",
+    )
+    assert parse_reply(fenced, 1)[0] is not None
 
 
 # Units that were quadratic before (each is in the corpus too), and random ones beside them.
