@@ -3,7 +3,8 @@
 A model that obeys an injected instruction tends to smuggle out a link or an image, which a client
 rendering markdown or HTML would fetch or show. Removed, in whatever form the text writes it:
   - markdown images `![alt](target)` and `![alt][ref]`, always (a brief has no pictures);
-  - markdown links `[text](target)` (the text stays) and reference definitions `[ref]: target`;
+  - markdown links `[text](target)` (the text stays), reference definitions `[ref]: target` that
+    open a line;
   - HTML tags that carry a URL (`<a href>`, `<img src>`, `<iframe src>`, …; an `<a>`'s text stays);
   - autolinks `<scheme:…>`, and bare URLs: `scheme://…`, protocol-relative `//host.tld…`,
     `www.…`, and scheme-less `host.tld/path` (or `host.com` and a few other common endings);
