@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import NamedTuple
@@ -35,6 +36,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with llm_from_settings(settings) as llm, state(settings) as shared:
             app.state.services = Services(settings, registry, llm, *shared)
+            # What is alive now (modules, schemas, the app) lives as long as the process. Moved
+            # out of the collector's sight, it no longer makes each full collection long: one
+            # triggered by a worker thread's allocations holds the GIL, so the event loop waits.
+            gc.freeze()
             yield
 
     app = DocumentedAPI(
