@@ -74,6 +74,8 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    # Processes on the port (uvicorn workers); each keeps its own cache, single flight and limits.
+    workers: int = Field(default=1, ge=1, le=64)
     shutdown_grace_s: float = Field(default=20.0, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"

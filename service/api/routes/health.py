@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from fastapi import APIRouter
@@ -23,6 +24,7 @@ async def readyz(services: ServicesDep) -> Any:
     """Prompts are loaded and an engine can answer: the configured LLM or the extractive one."""
     body = {
         "status": "ready",
+        "pid": os.getpid(),  # which worker answered, under `serve --workers N`
         "engine": "llm" if services.llm else "extractive",
         "model": services.llm.model if services.llm else None,
         "prompts": [p.ref for p in services.prompts],
