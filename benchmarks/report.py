@@ -337,6 +337,7 @@ small-context models and long articles together.
 ```sh
 make bench        # short run, under 2 minutes: writes build/bench/
 make bench-full   # the full grid (about 15 minutes): rewrites this file and its plot
+make bench-scale  # only the hot-path and workers rows (about 4 minutes), into this file
 ```
 
 Both install the plotting and instructor environments from hash-pinned locks
