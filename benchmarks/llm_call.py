@@ -55,7 +55,8 @@ def answer(request: httpx.Request) -> httpx.Response:
     return httpx.Response(200, content=ANSWER, headers={"content-type": "application/json"})
 
 
-async def main(rounds: int) -> None:
+async def measure(rounds: int) -> dict[str, list[float]]:
+    """CPU ms per call for each kind, one value per round."""
     settings = Settings(llm_base_url="http://fake.invalid/v1", llm_model="fake-model")
     prompt = PromptRegistry.from_dir(ROOT / "prompts", "summarize", "v1").get()
     async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
@@ -84,6 +85,11 @@ async def main(rounds: int) -> None:
         for _ in range(rounds):
             runs["newsbrief"].append(await cpu_per_call(ours))
             runs["sdk"].append(await cpu_per_call(sdk))
+    return runs
+
+
+def main(rounds: int) -> None:
+    runs = asyncio.run(measure(rounds))
     ratios = [a / b for a, b in zip(runs["newsbrief"], runs["sdk"], strict=True)]
     for kind, values in runs.items():
         print(
@@ -97,4 +103,4 @@ async def main(rounds: int) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(int(sys.argv[1]) if len(sys.argv) > 1 else 5))
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 5)

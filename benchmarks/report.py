@@ -115,6 +115,17 @@ def scale_section(sc: dict[str, Any], cores: str) -> str:
         + " |"
         for n, runs in sc["workers"].items()
     )
+    call = sc.get("llm_call")
+    call_text = (
+        ""
+        if call is None
+        else f"""
+
+The upstream call alone (`benchmarks/llm_call.py`: the same body through one client over an
+in-process transport, so only client-side CPU counts): newsbrief's call took a median
+{statistics.median(call["newsbrief"]):.3f} ms of CPU against {statistics.median(call["sdk"]):.3f} ms
+for the SDK's typed `chat.completions.create`, which newsbrief used before and (b) still uses."""
+    )
     return f"""Measured {sc["repeats"]} times each, in one run of the harness. At 1 in flight and
 0 ms upstream newsbrief spent a median {a_cpu:.2f} ms of CPU per request against {b_cpu:.2f} ms
 for (b) (a/b {statistics.median(r["cpu"]):.3f}), for its HTTP server, request validation, grounding,
@@ -132,7 +143,7 @@ processes; errors per run):
 Two workers gave {statistics.median(r["workers"]):.2f} × one worker's throughput. The
 {cores} cores also run the fake LLM and wrk, which take CPU in proportion to the requests served:
 a second worker can only use what they leave, so this ratio is a floor for a machine where the
-service has its cores to itself."""
+service has its cores to itself.{call_text}"""
 
 
 def targets(res: dict[str, Any]) -> list[tuple[str, str, bool]]:

@@ -253,7 +253,12 @@ def scale(repeats: int, log: Any) -> dict[str, Any]:
     """Issue 12's rows, each measured `repeats` times for the spread: CPU per request at 1 in
     flight and p50 at 20 in flight (500 ms upstream) against (b), and `serve --workers 2` against
     one worker on the same CPU-bound load (0 ms upstream, wrk as the driver)."""
+    import asyncio
+
+    from benchmarks.llm_call import measure
+
     out: dict[str, Any] = {"repeats": repeats, "cpu_1": [], "p50_20": [], "workers": {}}
+    out["llm_call"] = asyncio.run(measure(max(3, repeats)))
     with stack(cache_size="0") as s:
         for _ in range(repeats):
             out["cpu_1"] += grid(s, [0.0], [1], 1, log, clients=("bare",), least=300)
