@@ -126,11 +126,20 @@ in-process transport, so only client-side CPU counts): newsbrief's call took a m
 {statistics.median(call["newsbrief"]):.3f} ms of CPU against {statistics.median(call["sdk"]):.3f} ms
 for the SDK's typed `chat.completions.create`, which newsbrief used before and (b) still uses."""
     )
-    return f"""Measured {sc["repeats"]} times each, in one run of the harness. At 1 in flight and
-0 ms upstream newsbrief spent a median {a_cpu:.2f} ms of CPU per request against {b_cpu:.2f} ms
-for (b) (a/b {statistics.median(r["cpu"]):.3f}), for its HTTP server, request validation, grounding,
-number and attribution checks and two JSON log lines on top of what (b) does. At 500 ms upstream
-and 20 in flight its p50 was {statistics.median(r["p50"]):.3f} × (b)'s.
+    load = (
+        f" The machine's 1-minute load average was {sc['load_before']:.1f} before these rows and"
+        f" {sc['load_after']:.1f} after, on {cores} cores: beyond what this harness runs, the"
+        " rest is other work, which inflates CPU times and ratios here."
+        if "load_before" in sc
+        else ""
+    )
+    return f"""Measured {sc["repeats"]} times each, in one run of the harness.{load}
+
+At 1 in flight and 0 ms upstream newsbrief spent a median {a_cpu:.2f} ms of CPU per request
+against {b_cpu:.2f} ms for (b) (a/b {statistics.median(r["cpu"]):.3f}), for its HTTP server,
+request validation, grounding, number and attribution checks and two JSON log lines on top of
+what (b) does. At 500 ms upstream and 20 in flight its p50 was
+{statistics.median(r["p50"]):.3f} × (b)'s.
 
 `newsbrief serve --workers 2` against one worker, the fake LLM at 0 ms so the service is
 CPU-bound, wrk with 16 connections for 10 s a run (CPU per request counts all the service's

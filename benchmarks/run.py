@@ -258,6 +258,7 @@ def scale(repeats: int, log: Any) -> dict[str, Any]:
     from benchmarks.llm_call import measure
 
     out: dict[str, Any] = {"repeats": repeats, "cpu_1": [], "p50_20": [], "workers": {}}
+    out["load_before"] = os.getloadavg()[0]  # other work on the machine skews every row here
     out["llm_call"] = asyncio.run(measure(max(3, repeats)))
     with stack(cache_size="0") as s:
         for _ in range(repeats):
@@ -269,6 +270,7 @@ def scale(repeats: int, log: Any) -> dict[str, Any]:
             runs = [wrk(s, 10, 16) for _ in range(repeats)]
         out["workers"][str(workers)] = runs
         log(f"  {workers} worker(s): " + ", ".join(f"{r['throughput_rps']:.0f}" for r in runs))
+    out["load_after"] = os.getloadavg()[0]
     return out
 
 
