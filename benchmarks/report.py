@@ -150,9 +150,11 @@ processes; errors per run):
 {rows}
 
 Two workers gave {statistics.median(r["workers"]):.2f} × one worker's throughput. The
-{cores} cores also run the fake LLM and wrk, which take CPU in proportion to the requests served:
-a second worker can only use what they leave, so this ratio is a floor for a machine where the
-service has its cores to itself.{call_text}"""
+{cores} cores also run the fake LLM and wrk, which take CPU in proportion to the requests served,
+so a second worker can only use what they leave. Other work on the machine moves this ratio both
+ways: it takes cores from the service, and two processes get a larger share of busy cores than
+one. Read it beside the load average above, and rerun at a quiet moment before trusting
+it.{call_text}"""
 
 
 def targets(res: dict[str, Any]) -> list[tuple[str, str, bool]]:
