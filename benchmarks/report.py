@@ -279,6 +279,8 @@ def write(res: dict[str, Any], out: Path, doc: Path) -> list[Path]:
     complete = [c for c in every if all(k in c for k in KINDS)]  # ratios need all three
     short = "This is the short run: fewer cells, fewer requests." if res["quick"] else ""
     command = "make bench" if res["quick"] else "make bench-full"
+    when = res.get("scale_generated_at")
+    scale_when = f"(These rows: `make bench-scale`, {when}.)" if when else ""
     text = f"""# Benchmarks
 
 What newsbrief adds on top of the LLM call, measured side by side in one run against the floor
@@ -324,6 +326,7 @@ and (c). Each cell starts with 3 untimed warm-up calls.
 ## Hot path and workers
 
 {scale_section(res["scale"], m["cores"]) if "scale" in res else "Not measured in this run."}
+{scale_when}
 
 ## Ratios against (b)
 
