@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck unit eval deploy-check redis-installed lock bench bench-full bench-attribution bench-http wrk-installed container-check clean
+.PHONY: run test lint typecheck unit eval deploy-check redis-installed lock bench bench-full bench-scale bench-llm-call bench-attribution bench-http wrk-installed container-check clean
 
 $(BIN)/.runtime: requirements/runtime.lock pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -69,8 +69,12 @@ $(BIN)/.bench: requirements/bench-plot.lock $(BIN)/.dev
 wrk-installed:
 	@command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk)
 
-bench: $(BIN)/.bench $(BENCH_ENV)/.ok wrk-installed bench-attribution
+bench: $(BIN)/.bench $(BENCH_ENV)/.ok wrk-installed bench-attribution bench-llm-call
 	$(BIN)/python benchmarks/run.py --quick
+
+# CPU per upstream call: newsbrief's LLM call against the SDK's typed create (no server).
+bench-llm-call: $(BIN)/.dev
+	$(BIN)/python benchmarks/llm_call.py
 
 # The attribution checker's cost per 5,000-character article, beside grounding's (no server).
 bench-attribution: $(BIN)/.dev
@@ -82,6 +86,10 @@ bench-full: $(BIN)/.bench $(BENCH_ENV)/.ok wrk-installed
 # uvicorn's httptools protocol against newsbrief's limited one, side by side (ratios).
 bench-http: $(BIN)/.dev wrk-installed
 	$(BIN)/python benchmarks/http_protocol.py
+
+# The hot-path and workers rows alone, merged into docs/benchmarks/results.json and BENCHMARKS.md.
+bench-scale: $(BIN)/.bench $(BENCH_ENV)/.ok wrk-installed
+	$(BIN)/python benchmarks/run.py --scale-only
 
 container-check:
 	scripts/container-check

@@ -48,8 +48,11 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def cpu_seconds(pid: int) -> float:
+    """CPU time of a process and its live children: `serve --workers N` is N+1 processes."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return own + sum(cpu_seconds(int(child)) for child in children)
 
 
 @contextmanager
@@ -246,6 +249,31 @@ def long_articles(sizes: list[int], log: Any) -> list[dict[str, Any]]:
     return rows
 
 
+def scale(repeats: int, log: Any) -> dict[str, Any]:
+    """Issue 12's rows, each measured `repeats` times for the spread: CPU per request at 1 in
+    flight and p50 at 20 in flight (500 ms upstream) against (b), and `serve --workers 2` against
+    one worker on the same CPU-bound load (0 ms upstream, wrk as the driver)."""
+    import asyncio
+
+    from benchmarks.llm_call import measure
+
+    out: dict[str, Any] = {"repeats": repeats, "cpu_1": [], "p50_20": [], "workers": {}}
+    out["load_before"] = os.getloadavg()[0]  # other work on the machine skews every row here
+    out["llm_call"] = asyncio.run(measure(max(3, repeats)))
+    with stack(cache_size="0") as s:
+        for _ in range(repeats):
+            out["cpu_1"] += grid(s, [0.0], [1], 1, log, clients=("bare",), least=300)
+            out["p50_20"] += grid(s, [0.5], [20], 1, log, clients=("bare",), least=200)
+    for workers in (1, 2):
+        with stack(cache_size="0", workers=str(workers)) as s:
+            set_latency(s["fake"], 0.0)
+            runs = [wrk(s, 10, 16) for _ in range(repeats)]
+        out["workers"][str(workers)] = runs
+        log(f"  {workers} worker(s): " + ", ".join(f"{r['throughput_rps']:.0f}" for r in runs))
+    out["load_after"] = os.getloadavg()[0]
+    return out
+
+
 def eval_seconds() -> float:
     started = time.perf_counter()
     subprocess.run(
@@ -310,6 +338,11 @@ def machine() -> dict[str, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--scale-only",
+        action="store_true",
+        help="measure only the hot-path and workers rows into docs/benchmarks/results.json",
+    )
     args = parser.parse_args()
     out = ROOT / ("build/bench" if args.quick else "docs/benchmarks")
     out.mkdir(parents=True, exist_ok=True)
@@ -323,6 +356,21 @@ def main() -> None:
         "quick": args.quick,
         "machine": machine(),
     }
+    if args.scale_only:
+        out = ROOT / "docs/benchmarks"
+        results = json.loads((out / "results.json").read_text()) | {
+            "scale": scale(3, log),
+            "scale_generated_at": results["generated_at"],
+        }
+        results["machine"] = machine()
+        (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+        from benchmarks.report import write
+
+        for path in write(results, out, ROOT / "docs" / "BENCHMARKS.md"):
+            log(f"wrote {path}")
+        return
+    log("scale")
+    results["scale"] = scale(1 if args.quick else 3, log)
     log("grid")
     with stack(cache_size="0") as s:
         if args.quick:

@@ -8,6 +8,7 @@ import json
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
@@ -17,6 +18,9 @@ from service.pipeline import summarize_article
 from service.prompts import PromptRegistry
 from service.schemas import SummaryRequest
 from service.settings import PACKAGE_DIR, Settings, get_settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 DEFAULT_EVALS_DIR = PACKAGE_DIR.parent / "evals"
 
@@ -32,18 +36,35 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from service.api import create_app, server
 
     log_config = logs.configure(settings.log_level, settings.log_format)
+    workers = args.workers if args.workers is not None else settings.workers
+    if workers < 1:
+        print("newsbrief: --workers must be 1 or more", file=sys.stderr)
+        return 2
+    # Built here even with workers, so a broken prompt file stops start-up with exit 2 and its name.
+    app = create_app(settings)
     # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal with the handler
     # it found at start. A no-op one here makes a drained shutdown exit 0, not -15.
     signal.signal(signal.SIGTERM, lambda signum, frame: None)
     server.run(
         settings,
-        create_app(settings),
+        app,
+        workers=workers,
         host=args.host or settings.host,
         port=args.port if args.port is not None else settings.port,
         log_config=log_config,
         log_level=settings.log_level.lower(),
     )
     return 0
+
+
+def worker_app() -> FastAPI:
+    """One worker's app under `serve --workers N`: it reads the settings and sets up logs itself."""
+    from service import logs
+    from service.api import create_app
+
+    settings = get_settings()
+    logs.configure(settings.log_level, settings.log_format)
+    return create_app(settings)
 
 
 def read_request(raw: str, prompt_version: str | None, title: str | None) -> SummaryRequest:
@@ -208,6 +229,12 @@ def parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the HTTP API")
     serve.add_argument("--host", default=None, help="default: NEWSBRIEF_HOST or 127.0.0.1")
     serve.add_argument("--port", type=int, default=None, help="default: NEWSBRIEF_PORT or 8000")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes on the port; default: NEWSBRIEF_WORKERS or 1",
+    )
     serve.set_defaults(func=cmd_serve)
 
     summarize = sub.add_parser("summarize", help="summarise FILE (text or request JSON), or -")

@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 import openai
+import orjson
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
 from service.breaker import CircuitBreaker
@@ -343,6 +344,7 @@ class LLMClient:
         self.profile = Profile.from_settings(settings)
         self._settings = settings
         self.schema = output_schema
+        self._template = self.profile.template(output_schema)
         self._sleep = sleep
 
     async def complete(self, request: ChatRequest, stats: CallStats) -> Reply:
@@ -422,18 +424,27 @@ class LLMClient:
         log.debug(
             "LLM call", extra={"call": stats.calls, "model": self.model, "timeout_s": timeout}
         )
-        body = self.profile.body(request, self.schema)
+        body = self._template.body(request)
         try:
-            async with self._client.chat.completions.with_streaming_response.create(
-                **body, timeout=timeout
-            ) as response:
-                raw = await self._read_capped(response.http_response)
-                headers = response.http_response.headers
+            # The body is already a plain, correct dict: posting its bytes skips the SDK's per-call
+            # walk of the params' type annotations, while auth, base URL, headers, the timeout
+            # and the SDK's error classes (raised on a 4xx/5xx) stay the SDK's.
+            response = await self._client.post(
+                "/chat/completions",
+                cast_to=httpx.Response,
+                content=orjson.dumps(body),
+                options={"timeout": timeout},
+                stream=True,
+            )
+            try:
+                raw = await self._read_capped(response)
+            finally:
+                await response.aclose()
         except openai.OpenAIError as exc:
             raise map_openai_error(exc) from exc
         except httpx.HTTPError as exc:  # the body is read here, outside the SDK's own mapping
             raise _unavailable(exc) from exc
-        return read_completion(raw, headers, body[self.profile.token_param], stats)
+        return read_completion(raw, response.headers, body[self.profile.token_param], stats)
 
     async def _read_capped(self, response: httpx.Response) -> bytes:
         """The body, refused unread past the size cap: a runaway answer never reaches a parser."""

@@ -95,39 +95,61 @@ class Profile:
 
     def body(self, request: ChatRequest, schema: dict[str, Any]) -> dict[str, Any]:
         """The Chat Completions parameters for one call (without transport options)."""
-        body: dict[str, Any] = {
-            "model": self.model,
-            "messages": self.messages(request.messages, schema),
-            self.token_param: self.output_cap(request),
-        }
-        if not self.omit_temperature:
-            body["temperature"] = (
-                self.temperature if self.temperature is not None else request.temperature
-            )
+        return self.template(schema).body(request)
+
+    def template(self, schema: dict[str, Any]) -> BodyTemplate:
+        """What this profile sends on every call for one output schema, worked out once."""
+        fixed: dict[str, Any] = {"model": self.model}
         if self.response_format == "json_schema":
-            body["response_format"] = {
+            fixed["response_format"] = {
                 "type": "json_schema",
                 "json_schema": {"name": "brief", "strict": True, "schema": schema},
             }
         else:
-            body["response_format"] = {"type": "json_object"}
+            fixed["response_format"] = {"type": "json_object"}
+        if not self.omit_temperature and self.temperature is not None:
+            fixed["temperature"] = self.temperature
         if self.reasoning_effort is not None:
-            body["reasoning_effort"] = self.reasoning_effort
+            fixed["reasoning_effort"] = self.reasoning_effort
+        # In json_object mode the server cannot enforce the schema, so the model is told it.
+        hint = (
+            None
+            if self.response_format == "json_schema"
+            else "Your answer must be JSON matching this JSON schema:\n" + json.dumps(schema)
+        )
+        return BodyTemplate(self, fixed, hint)
+
+
+@dataclass(frozen=True)
+class BodyTemplate:
+    """A profile's request body for one schema: the fixed fields built once, the rest per call."""
+
+    profile: Profile
+    fixed: Mapping[str, Any]
+    schema_hint: str | None  # json_object mode: the schema, told to the model in the system message
+
+    def body(self, request: ChatRequest) -> dict[str, Any]:
+        """The Chat Completions parameters for one call (without transport options)."""
+        profile = self.profile
+        body = {
+            **self.fixed,
+            "messages": self.messages(request.messages),
+            profile.token_param: profile.output_cap(request),
+        }
+        if not profile.omit_temperature and profile.temperature is None:
+            body["temperature"] = request.temperature
         return body
 
-    def messages(
-        self, messages: Sequence[Mapping[str, str]], schema: dict[str, Any]
-    ) -> list[dict[str, str]]:
-        """In json_object mode the server cannot enforce the schema, so the model is told it.
+    def messages(self, messages: Sequence[Mapping[str, str]]) -> list[dict[str, str]]:
+        """The messages, with the schema hint in json_object mode.
 
-        The description joins the leading system message: many chat templates (Qwen's among them)
-        reject a system message anywhere but first, so there is never a second one.
+        The hint joins the leading system message: many chat templates (Qwen's among them) reject
+        a system message anywhere but first, so there is never a second one.
         """
         out = [dict(m) for m in messages]
-        if self.response_format == "json_schema":
+        if self.schema_hint is None:
             return out
-        hint = "Your answer must be JSON matching this JSON schema:\n" + json.dumps(schema)
         if out and out[0].get("role") == "system":
-            out[0]["content"] = f"{out[0]['content'].rstrip()}\n\n{hint}"
+            out[0]["content"] = f"{out[0]['content'].rstrip()}\n\n{self.schema_hint}"
             return out
-        return [{"role": "system", "content": hint}, *out]
+        return [{"role": "system", "content": self.schema_hint}, *out]

@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     keep_alive_s: float = Field(default=5.0, gt=0)
     max_connections: int | None = Field(default=None, ge=2)  # None: from the descriptor limit
     forwarded_allow_ips: str = ""  # proxies whose X-Forwarded-* are trusted; "" trusts none
+    # Processes on the port (uvicorn workers); each keeps its own cache, single flight and limits.
+    workers: int = Field(default=1, ge=1, le=64)
     shutdown_grace_s: float = Field(default=20.0, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"

@@ -37,7 +37,7 @@ from uvicorn.protocols.http.httptools_impl import (
 )
 
 from service.api.problems import MEDIA_TYPE, problem_body
-from service.settings import Settings
+from service.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 DESCRIPTOR_RESERVE = 64  # listening socket, log files, the event loop's own, imports
@@ -300,7 +300,21 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def run(settings: Settings, app: Any, **options: Any) -> None:
+def run(settings: Settings, app: Any, *, workers: int = 1, **options: Any) -> None:
     server_options = uvicorn_options(settings)
     log.info("HTTP limits", extra=asdict(server_options["http"].limits))
-    uvicorn.run(app, **server_options, **options)
+    if workers > 1:
+        # Workers are fresh processes: they get the app and the protocol as import strings and
+        # build both from their own settings (a class made at run time cannot be sent to them).
+        app, server_options["http"] = WORKER_APP, f"{__name__}:WorkerHttpTools"
+        options["factory"] = True
+    uvicorn.run(app, workers=workers, **server_options, **options)
+
+
+WORKER_APP = "service.cli:worker_app"
+
+
+def __getattr__(name: str) -> Any:
+    if name == "WorkerHttpTools":  # looked up by each worker under `serve --workers N`
+        return uvicorn_options(get_settings())["http"]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

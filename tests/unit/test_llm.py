@@ -85,6 +85,28 @@ async def test_sends_a_strict_structured_request(
     assert "tools" not in body and "tool_choice" not in body and "functions" not in body
 
 
+async def test_the_body_goes_out_as_built_without_the_sdks_per_call_transform(
+    llm: LLMClient,
+    llm_mock: respx.MockRouter,
+    completion: Callable[..., dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The hot path: the SDK's type-driven walk of the params never runs; its headers still go."""
+    from openai.resources.chat.completions import completions
+
+    async def transform(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the SDK's per-call transform ran")
+
+    monkeypatch.setattr(completions, "async_maybe_transform", transform)
+    route = llm_mock.post("/chat/completions").respond(200, json=completion('{"a": 1}'))
+    reply, _ = await call(llm)
+    sent = route.calls.last.request
+    assert reply.content == '{"a": 1}'
+    assert sent.headers["content-type"] == "application/json"
+    assert sent.headers["user-agent"].startswith("AsyncOpenAI/Python")
+    assert json.loads(sent.content)["messages"] == MESSAGES
+
+
 def test_output_schema_is_strict_everywhere() -> None:
     def objects(node: Any) -> Any:
         if isinstance(node, dict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sized
 from typing import Any
 
@@ -34,6 +35,7 @@ async def readyz(services: ServicesDep, request: Request) -> Any:
     prompt versions and cache counters are for the service's own clients."""
     body = {
         "status": "ready",
+        "pid": os.getpid(),  # which worker answered, under `serve --workers N`
         "engine": "llm" if services.llm else "extractive",
         "model": services.llm.model if services.llm else None,
         "prompts": [p.ref for p in services.prompts],
