@@ -3,10 +3,13 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-HOST ?= 127.0.0.1
-PORT ?= 8000
+# make run HOST=… PORT=… overrides; otherwise the service's settings decide (NEWSBRIEF_HOST and
+# NEWSBRIEF_PORT, default 127.0.0.1:8000).
+HOST ?=
+PORT ?=
+CODE := service newsbrief_dev tests benchmarks
 
-.PHONY: run test lint typecheck unit eval lock bench bench-full bench-attribution wrk-installed container-check clean
+.PHONY: run dev check test lint typecheck unit eval lock bench bench-full bench-attribution wrk-installed container-check clean
 
 $(BIN)/.runtime: requirements/runtime.lock pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -19,22 +22,32 @@ $(BIN)/.dev: requirements/dev.lock $(BIN)/.runtime
 	touch $@
 
 run: $(BIN)/.runtime
-	$(BIN)/newsbrief serve --host $(HOST) --port $(PORT)
+	$(BIN)/newsbrief serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
+
+# The development install: test, lint and eval tools (newsbrief_dev/ runs from this checkout).
+dev: $(BIN)/.dev
+
+# The developer loop, in seconds: lint, types and the fast tests (no subprocess or load runs).
+check: $(BIN)/.dev
+	$(BIN)/ruff check $(CODE)
+	$(BIN)/ruff format --check $(CODE)
+	$(BIN)/mypy service newsbrief_dev
+	$(BIN)/pytest -q -m "not slow and not e2e and not reliability"
 
 test: $(BIN)/.dev lint typecheck unit eval
 
 lint: $(BIN)/.dev
-	$(BIN)/ruff check service tests benchmarks
-	$(BIN)/ruff format --check service tests benchmarks
+	$(BIN)/ruff check $(CODE)
+	$(BIN)/ruff format --check $(CODE)
 
 typecheck: $(BIN)/.dev
-	$(BIN)/mypy service
+	$(BIN)/mypy service newsbrief_dev
 
 unit: $(BIN)/.dev
 	$(BIN)/pytest -q
 
 # The offline eval and its gate: every prompt version on every case, from cassettes.
-eval: $(BIN)/.runtime
+eval: $(BIN)/.dev
 	$(BIN)/newsbrief eval --out build/eval
 
 # Re-pin after editing dependencies in pyproject.toml (needs the registry).

@@ -13,11 +13,11 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from newsbrief_dev.evals import cassettes
+from newsbrief_dev.evals.dataset import Case, load_case
+from newsbrief_dev.evals.metrics import CaseScore, raised
+from newsbrief_dev.evals.runner import replay_case, score
 from service.errors import DatasetError
-from service.evals import cassettes
-from service.evals.dataset import Case, load_case
-from service.evals.metrics import CaseScore, raised
-from service.evals.runner import replay_case, score
 from service.prompts import PromptRegistry
 from service.settings import Settings
 

@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from service.evals.dataset import Case
-from service.evals.gate import Check
-from service.evals.metrics import METRICS, Passage, judge, passages, raised
-from service.evals.planted import FLAGGED_BY, PlantResult
-from service.evals.runner import Row
+from newsbrief_dev.evals.dataset import Case
+from newsbrief_dev.evals.gate import Check
+from newsbrief_dev.evals.metrics import METRICS, Passage, judge, passages, raised
+from newsbrief_dev.evals.planted import FLAGGED_BY, PlantResult
+from newsbrief_dev.evals.runner import Row
 
 
 def table(rows: list[Row]) -> str:
