@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import JSONResponse
 
 from service.api.deps import ServicesDep
 
@@ -35,6 +34,4 @@ async def readyz(services: ServicesDep) -> Any:
         if services.cache
         else None,
     }
-    if not body["prompts"]:
-        return JSONResponse({**body, "status": "not ready"}, status_code=503)
     return body
