@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi.testclient import TestClient
 
 
@@ -31,3 +33,14 @@ def test_openapi_documents_the_api(offline_client: TestClient) -> None:
     post = spec["paths"]["/v1/summaries"]["post"]
     assert {"200", "404", "413", "422", "502", "503", "504"} <= set(post["responses"])
     assert offline_client.get("/docs").status_code == 200
+
+
+def test_docs_page_and_its_assets_are_served_locally(offline_client: TestClient) -> None:
+    page = offline_client.get("/docs").text
+    assets = re.findall(r"""(?:src|href)=["']([^"']+)["']""", page)
+    assert assets and all(a.startswith("/docs/assets/") for a in assets), assets
+    assert "cdn" not in page.lower()
+    for asset in assets:
+        response = offline_client.get(asset)
+        assert response.status_code == 200 and len(response.content) > 0, asset
+    assert offline_client.get("/redoc").status_code == 404  # its page would need a CDN
