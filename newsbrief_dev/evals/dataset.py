@@ -130,10 +130,10 @@ def load_case(path: Path) -> Case:
 
 def load_cases(root: Path, only: list[str] | None = None) -> list[Case]:
     """Every case under root/cases, sorted by id; `only` keeps the named ones (all must exist)."""
-    cases = [load_case(path) for path in sorted((root / "cases").glob("*.yaml"))]
-    if only:
-        missing = sorted(set(only) - {c.id for c in cases})
+    paths = sorted((root / "cases").glob("*.yaml"))
+    if only:  # a case's id is its file's name, so only the named files need loading (and checking)
+        missing = sorted(set(only) - {p.stem for p in paths})
         if missing:
             raise DatasetError(f"no such case(s): {', '.join(missing)}")
-        cases = [c for c in cases if c.id in only]
-    return cases
+        paths = [p for p in paths if p.stem in only]
+    return [load_case(path) for path in paths]
