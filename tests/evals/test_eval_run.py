@@ -15,6 +15,7 @@ from newsbrief_dev.evals.metrics import FLAGS
 from service.cli import main
 from tests.support import fake_llm as fake_llm_server
 
+pytestmark = pytest.mark.slow  # loads, replays and scores whole eval cases: seconds
 EVALS = Path(__file__).resolve().parents[2] / "evals"
 
 

@@ -27,6 +27,7 @@ from service.errors import DatasetError
 from service.schemas import SummaryResponse
 from service.settings import Settings
 
+pytestmark = pytest.mark.slow  # loads, replays and scores whole eval cases: seconds
 EVALS = Path(__file__).resolve().parents[2] / "evals"
 
 # The table the issue asks for, written out here so a change to it is a visible change to a test.
