@@ -9,7 +9,7 @@ HOST ?=
 PORT ?=
 CODE := service newsbrief_dev tests benchmarks
 
-.PHONY: run dev check test lint typecheck unit eval lock bench bench-full bench-attribution wrk-installed container-check clean
+.PHONY: run dev check fast-tests test lint typecheck unit eval lock bench bench-full bench-attribution wrk-installed container-check clean
 
 $(BIN)/.runtime: requirements/runtime.lock pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -27,11 +27,12 @@ run: $(BIN)/.runtime
 # The development install: test, lint and eval tools (newsbrief_dev/ runs from this checkout).
 dev: $(BIN)/.dev
 
-# The developer loop, in seconds: lint, types and the fast tests (no subprocess or load runs).
+# The developer loop, in seconds: lint, types and the fast tests side by side (the tests marked
+# slow, e2e or reliability are left to make test).
 check: $(BIN)/.dev
-	$(BIN)/ruff check $(CODE)
-	$(BIN)/ruff format --check $(CODE)
-	$(BIN)/mypy service newsbrief_dev
+	$(MAKE) --no-print-directory -j3 lint typecheck fast-tests
+
+fast-tests: $(BIN)/.dev
 	$(BIN)/pytest -q -m "not slow and not e2e and not reliability"
 
 test: $(BIN)/.dev lint typecheck unit eval
