@@ -6,9 +6,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from fastapi_offline import FastAPIOffline
 
 from service import __version__
-from service.api import docs, problems
+from service.api import problems
 from service.api.deps import Services
 from service.api.middleware import BodyLimit, RequestId
 from service.api.routes import health, prompts, summaries
@@ -38,15 +39,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.services = Services(settings, registry, llm, cache)
             yield
 
-    app = FastAPI(
+    # A FastAPI app whose /docs and /redoc pages load their scripts from the package, not a CDN.
+    app = FastAPIOffline(
         title="newsbrief",
         version=__version__,
         summary="News article → structured, evidence-grounded brief.",
         lifespan=lifespan,
-        docs_url=None,  # docs.install serves /docs from packaged assets instead of a CDN
-        redoc_url=None,
     )
-    docs.install(app)
     problems.install(app)
     # Added last = outermost: every response, 413s included, carries the request id.
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
