@@ -33,7 +33,7 @@ check: $(BIN)/.dev
 	$(MAKE) --no-print-directory -j3 lint typecheck fast-tests
 
 fast-tests: $(BIN)/.dev
-	$(BIN)/pytest -q -m "not slow and not e2e and not reliability"
+	HYPOTHESIS_PROFILE=check $(BIN)/pytest -q -m "not slow and not e2e and not reliability"
 
 test: $(BIN)/.dev lint typecheck unit eval
 
