@@ -3,10 +3,13 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-HOST ?= 127.0.0.1
-PORT ?= 8000
+# make run HOST=… PORT=… overrides; otherwise the service's settings decide (NEWSBRIEF_HOST and
+# NEWSBRIEF_PORT, default 127.0.0.1:8000).
+HOST ?=
+PORT ?=
+CODE := service newsbrief_dev tests benchmarks
 
-.PHONY: run test lint typecheck unit eval deploy-check redis-installed lock bench bench-full bench-scale bench-llm-call bench-attribution bench-http wrk-installed container-check clean
+.PHONY: run dev check fast-tests test lint typecheck unit eval deploy-check redis-installed lock bench bench-full bench-scale bench-llm-call bench-attribution bench-http wrk-installed container-check clean
 
 $(BIN)/.runtime: requirements/runtime.lock pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -19,16 +22,27 @@ $(BIN)/.dev: requirements/dev.lock $(BIN)/.runtime
 	touch $@
 
 run: $(BIN)/.runtime
-	$(BIN)/newsbrief serve --host $(HOST) --port $(PORT)
+	$(BIN)/newsbrief serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
+
+# The development install: test, lint and eval tools (newsbrief_dev/ runs from this checkout).
+dev: $(BIN)/.dev
+
+# The developer loop, in seconds: lint, types and the fast tests side by side (the tests marked
+# slow, e2e or reliability are left to make test).
+check: $(BIN)/.dev
+	$(MAKE) --no-print-directory -j3 lint typecheck fast-tests
+
+fast-tests: $(BIN)/.dev
+	HYPOTHESIS_PROFILE=check $(BIN)/pytest -q -m "not slow and not e2e and not reliability"
 
 test: $(BIN)/.dev lint typecheck unit eval deploy-check
 
 lint: $(BIN)/.dev
-	$(BIN)/ruff check service tests benchmarks
-	$(BIN)/ruff format --check service tests benchmarks
+	$(BIN)/ruff check $(CODE)
+	$(BIN)/ruff format --check $(CODE)
 
 typecheck: $(BIN)/.dev
-	$(BIN)/mypy service
+	$(BIN)/mypy service newsbrief_dev
 
 unit: $(BIN)/.dev redis-installed
 	$(BIN)/pytest -q
@@ -44,7 +58,7 @@ redis-installed:
 	scripts/install-redis
 
 # The offline eval and its gate: every prompt version on every case, from cassettes.
-eval: $(BIN)/.runtime
+eval: $(BIN)/.dev
 	$(BIN)/newsbrief eval --out build/eval
 
 # Re-pin after editing dependencies in pyproject.toml (needs the registry).

@@ -1,11 +1,10 @@
 """One benchmark client: N requests, C at a time, against one target; prints a JSON result.
 
-    python benchmarks/drive.py http URL N C          # newsbrief over HTTP (the service is "a")
     python benchmarks/drive.py bare URL N C          # bare AsyncOpenAI + strict schema ("b")
     python benchmarks/drive.py instructor URL N C    # instructor, same schema and prompt ("c")
 
-URL is the service's base URL for http, the fake LLM's /v1 base URL otherwise. Each kind runs in
-a process of its own, so its CPU time (time.process_time) is its own.
+URL is the fake LLM's /v1 base URL (newsbrief itself, "a", is driven over HTTP by wrk). Each kind
+runs in a process of its own, so its CPU time (time.process_time) is its own.
 """
 
 from __future__ import annotations
@@ -39,15 +38,6 @@ def messages(text: str) -> list[dict[str, str]]:
 
 
 def make_call(kind: str, url: str, http: httpx.AsyncClient) -> Callable[[str], Awaitable[Any]]:
-    if kind == "http":
-
-        async def via_service(text: str) -> Any:
-            response = await http.post(f"{url}/v1/summaries", json={"article": {"text": text}})
-            response.raise_for_status()
-            return response.json()
-
-        return via_service
-
     import openai
 
     client = openai.AsyncOpenAI(

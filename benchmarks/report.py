@@ -262,9 +262,67 @@ def plot(res: dict[str, Any], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-def write(res: dict[str, Any], out: Path, doc: Path) -> list[Path]:
+def _cell(cells: list[dict[str, Any]], latency: float, in_flight: int) -> dict[str, Any] | None:
+    return next(
+        (c for c in cells if c["latency_s"] == latency and c["concurrency"] == in_flight), None
+    )
+
+
+def _span(values: list[float], fmt: str = "{:.1f}") -> str:
+    lo, hi = min(values), max(values)
+    return (
+        fmt.format(lo) if fmt.format(lo) == fmt.format(hi) else f"{fmt.format(lo)}–{fmt.format(hi)}"
+    )
+
+
+def reading(cells: list[dict[str, Any]], cores: int) -> str:
+    """How to read this run's tables, every number in it taken from this run's cells."""
+    notes = [
+        f"- Everything shares {cores} cores: the fake LLM, the client or wrk, and the service. "
+        "Cells that need more than the machine has are CPU-bound, and run-to-run spread is "
+        "large from 50 in flight: rerun before reading much into a ratio near 1."
+    ]
+    if mid := _cell(cells, 0.5, 50):
+        a, b = mid["http"], mid["bare"]
+        notes[0] += f" (This run: a/b p50 at 500 ms, 50 in flight, {_r(a['p50_ms'], b['p50_ms'])}.)"
+    crowded = [c for c in cells if c["concurrency"] >= 200]
+    single = [c for c in cells if c["concurrency"] == 1]
+    if crowded and single:
+        pool = _span([c["bare"]["cpu_ms_per_request"] for c in crowded])
+        alone = _span([c["bare"]["cpu_ms_per_request"] for c in single])
+        tput = _span(
+            [c["http"]["throughput_rps"] / c["bare"]["throughput_rps"] for c in crowded], "{:.2f}"
+        )
+        notes.append(
+            "- From 200 in flight the Python clients (b) and (c) pay for their own concurrency: "
+            f"(b) spends {pool} ms of CPU per request there against {alone} ms at 1 in flight, "
+            "much of it in an httpx connection pool of that size. newsbrief's upstream pool has "
+            "the same cost per call, but its callers come through wrk (a/b throughput "
+            f"{tput} there). That says more about running many calls through one httpx client "
+            "than about newsbrief."
+        )
+    if single:
+        extra = [c["http"]["cpu_ms_per_request"] - c["bare"]["cpu_ms_per_request"] for c in single]
+        vs_c = [
+            c["http"]["cpu_ms_per_request"] - c["instructor"]["cpu_ms_per_request"] for c in single
+        ]
+        line = (
+            f"- At 1 in flight newsbrief spends {_span(extra)} ms more CPU per request than (b), "
+            f"and from {min(vs_c):+.1f} to {max(vs_c):+.1f} ms against instructor: its own HTTP "
+            "server, request validation, grounding, number and link checks, and two JSON log "
+            "lines per request."
+        )
+        if half := _cell(cells, 0.5, 1):
+            share = (half["http"]["cpu_ms_per_request"] - half["bare"]["cpu_ms_per_request"]) / 500
+            line += f" At 500 ms upstream that is {share:.1%} of the latency."
+        notes.append(line)
+    return "\n".join(notes)
+
+
+def write(res: dict[str, Any], out: Path, doc: Path, *, replot: bool = True) -> list[Path]:
     png = out / "latency-throughput.png"
-    plot(res, png)
+    if replot:
+        plot(res, png)
     m = res["machine"]
     target_rows = "\n".join(
         f"| {name} | {value} | {'met' if ok else '**missed**'} |"
@@ -312,13 +370,7 @@ and (c). Each cell starts with 3 untimed warm-up calls.
 
 ## Reading these numbers
 
-- Everything shares {m["cores"]} cores: the fake LLM, the client or wrk, and the service. Cells
-  that need more than the machine has are CPU-bound, and run-to-run spread is large at 50 in
-  flight (runs of this harness here measured a/b p50 at 500 ms, 50 in flight, from 0.71 to 1.19).
-- From 200 in flight the Python clients (b) and (c) are limited by their own CPU: an httpx
-  connection pool of that size costs 20–30 ms of CPU per request. newsbrief's upstream pool has
-  the same cost per call, but its callers come through wrk, so (a) looks better than (b) there.
-  That says more about running many calls through one httpx client than about newsbrief.
+{reading(complete, m["cores"])}
 - The hot path: newsbrief builds the upstream body's fixed parts (model, response format,
   schema) once per client and posts the body as orjson bytes through the SDK's `client.post`,
   so the SDK's per-call type-driven transformation of the parameters no longer runs.
@@ -371,3 +423,15 @@ A benchmark is not a test: nothing here is asserted in `make test`.
 """
     doc.write_text(text)
     return [png, doc]
+
+
+if __name__ == "__main__":
+    # Re-render the prose and tables from saved results (no rerun, the plot kept as it is):
+    #     python benchmarks/report.py docs/benchmarks/results.json docs/BENCHMARKS.md
+    import json
+    import sys
+
+    results_path, doc_path = map(Path, sys.argv[1:3])
+    saved = json.loads(results_path.read_text())
+    for written in write(saved, results_path.parent, doc_path, replot=False):
+        print(f"wrote {written}")

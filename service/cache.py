@@ -89,8 +89,9 @@ class ResultCache(Generic[T]):
             value = await compute()
         except BaseException as exc:
             if not future.done():
-                # Waiters retry on their own rather than inherit this caller's error or
-                # cancellation (this caller's client may simply have gone away).
+                # Waiters share this caller's error (the upstream's answer holds for them too)
+                # but not its cancellation: its client may simply have gone away, so they
+                # compute for themselves.
                 cancelled = isinstance(exc, asyncio.CancelledError)
                 future.set_exception(_WaitedCallCancelledError() if cancelled else exc)
                 future.exception()  # mark retrieved: no "never retrieved" noise without waiters

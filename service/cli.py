@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import json
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from service.errors import NewsbriefError
+from service.errors import DevToolsMissingError, NewsbriefError
 from service.llm import llm_from_settings
 from service.pipeline import summarize_article
 from service.prompts import PromptRegistry
@@ -22,7 +23,12 @@ from service.settings import PACKAGE_DIR, Settings, get_settings
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+# The eval data (cases, cassettes) sits at the top of the source checkout, beside the code.
 DEFAULT_EVALS_DIR = PACKAGE_DIR.parent / "evals"
+
+
+def _err(line: str) -> None:
+    print(line, file=sys.stderr)
 
 
 def _registry(settings: Settings) -> PromptRegistry:
@@ -67,13 +73,21 @@ def worker_app() -> FastAPI:
     return create_app(settings)
 
 
+class InputError(ValueError):
+    """The summarize input cannot be read as an article or a request; the message says why."""
+
+
 def read_request(raw: str, prompt_version: str | None, title: str | None) -> SummaryRequest:
     """A request from a file: a JSON request body as the API takes it, or plain article text."""
-    try:
-        data = json.loads(raw)
-    except ValueError:
-        data = None
-    if isinstance(data, dict) and "article" in data:
+    # Text that opens like JSON was meant as a request body: a JSON mistake there is an error to
+    # report, never an "article" made of broken JSON.
+    if raw.lstrip().startswith(("{", "[")):
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:
+            raise InputError(f"not valid JSON: {exc}") from None
+        if not isinstance(data, dict) or "article" not in data:
+            raise InputError('a JSON request needs an "article" object, as the API takes it')
         request = SummaryRequest.model_validate(data)
     else:
         request = SummaryRequest.model_validate({"article": {"text": raw, "title": title}})
@@ -82,12 +96,28 @@ def read_request(raw: str, prompt_version: str | None, title: str | None) -> Sum
     return request
 
 
+def _one_line(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(part) for part in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors()
+    )
+
+
 def cmd_summarize(args: argparse.Namespace, settings: Settings) -> int:
-    raw = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
+    source = "standard input" if args.file == "-" else args.file
     try:
+        raw = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
         request = read_request(raw, args.prompt_version, args.title)
+    except OSError as exc:
+        _err(f"newsbrief: {source}: cannot read it: {exc.strerror or exc}")
+        return 2
+    except UnicodeDecodeError:
+        _err(f"newsbrief: {source} is not UTF-8 text")
+        return 2
+    except InputError as exc:
+        _err(f"newsbrief: {source}: {exc}")
+        return 2
     except ValidationError as exc:
-        print(f"newsbrief: invalid input: {exc}", file=sys.stderr)
+        _err(f"newsbrief: {source}: invalid input: {_one_line(exc)}")
         return 2
 
     async def run() -> str:
@@ -100,7 +130,7 @@ def cmd_summarize(args: argparse.Namespace, settings: Settings) -> int:
     try:
         print(asyncio.run(run()))
     except NewsbriefError as exc:
-        print(f"newsbrief: {type(exc).__name__}: {exc}", file=sys.stderr)
+        _err(f"newsbrief: {type(exc).__name__}: {exc}")
         return 1
     return 0
 
@@ -118,102 +148,76 @@ def cmd_healthcheck(args: argparse.Namespace, settings: Settings) -> int:
     import urllib.request
 
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::", "") else settings.host
+    url = f"http://{host}:{settings.port}/healthz"
     try:
-        with urllib.request.urlopen(f"http://{host}:{settings.port}/healthz", timeout=2) as r:
-            return 0 if r.status == 200 else 1
-    except OSError as exc:
-        print(f"newsbrief: unhealthy: {exc}", file=sys.stderr)
+        with urllib.request.urlopen(url, timeout=2) as r:
+            status = r.status
+    except OSError as exc:  # HTTPError (a non-2xx answer) is one too
+        _err(f"newsbrief: unhealthy: {url}: {getattr(exc, 'reason', None) or exc}")
         return 1
+    if status != 200:
+        _err(f"newsbrief: unhealthy: {url} answered {status}")
+        return 1
+    return 0
+
+
+def _dev_tool(module: str) -> Any:
+    """A module of the development tools, which live beside the service in the source repository.
+
+    They are not in the wheel or the image, so an installed service says where to get them instead
+    of failing with a traceback.
+    """
+    try:
+        return importlib.import_module(module)
+    except ModuleNotFoundError as exc:
+        if exc.name and exc.name.split(".")[0] in ("newsbrief_dev", "jinja2"):
+            raise DevToolsMissingError(exc.name) from None
+        raise
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     """Score prompt versions on the eval cases; exit 1 when the gate fails."""
-    from datetime import UTC, datetime
-
-    from service.evals import gate, report
-    from service.evals.dataset import load_cases
-    from service.evals.planted import PlantResult, run_planted
-    from service.evals.runner import run_eval
-
-    root = Path(args.evals_dir)
-    registry = _registry(settings)
-    refs = [registry.get(r).ref for r in args.prompt] or [p.ref for p in registry]
-    if args.live and not settings.llm_configured:
-        print(
-            "newsbrief: --live needs an LLM (NEWSBRIEF_LLM_BASE_URL or _API_KEY)", file=sys.stderr
-        )
-        return 2
-    if args.record and not args.live:
-        print("newsbrief: --record only works with --live", file=sys.stderr)
-        return 2
-    if not args.live:  # offline: nothing from the environment may reach an upstream
-        settings = settings.model_copy(
-            update={"llm_api_key": None, "llm_base_url": None, "request_deadline_s": 60.0}
-        )
-    cases = load_cases(root, args.case or None)
-    rows = asyncio.run(
-        run_eval(
-            cases,
-            refs,
-            registry,
-            settings,
-            root,
-            live=args.live,
-            record=args.record,
-            force=args.force,
-            on_saved=lambda p: print(f"recorded {p}", file=sys.stderr),
-        )
+    suite = _dev_tool("newsbrief_dev.evals.suite")
+    report = _dev_tool("newsbrief_dev.evals.report")
+    options = suite.EvalOptions(
+        evals_dir=Path(args.evals_dir),
+        out=Path(args.out),
+        prompts=args.prompt,
+        cases=args.case,
+        live=args.live,
+        record=args.record,
+        force=args.force,
+        update_baseline=args.update_baseline,
     )
-    full_run = not args.case
-    planted: list[PlantResult] = []  # replayed planted errors: offline, and only on a full run
-    if full_run and not args.live and (root / "planted").is_dir():
-        planted = asyncio.run(run_planted(root, registry, settings))
-    by_name = {row.name: row.metrics for row in rows}
-    thresholds = gate.load_thresholds(root / "thresholds.yaml")
-    baseline_path = root / "baseline.json"
-    if args.update_baseline:
-        if not full_run or registry.default_ref not in by_name or args.live:
-            print("newsbrief: --update-baseline needs a full offline run", file=sys.stderr)
-            return 2
-        payload = {"prompt": registry.default_ref, "metrics": by_name[registry.default_ref]}
-        baseline_path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-        print(f"baseline written: {baseline_path}", file=sys.stderr)
-    checks = gate.evaluate(
-        by_name,
-        registry.default_ref,
-        thresholds,
-        gate.load_baseline(baseline_path),
-        full_run=full_run,
+    result = suite.run(
+        options, _registry(settings), settings, on_saved=lambda p: _err(f"recorded {p}")
     )
-    meta = {
-        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "mode": "live" if args.live else "replay",
-        "cases": len(cases),
-        "default_prompt": registry.default_ref,
-    }
-    print(report.table(rows))
+    if result.baseline_written:
+        _err(f"baseline written: {result.baseline_written}")
+    print(report.table(result.rows))
     print()
-    for check in checks:
+    for check in result.checks:
         print(check)
-    if planted:
+    if result.planted:
         print()
-        print(report.planted_table(planted))
-    for path in report.write_reports(Path(args.out), rows, cases, checks, meta, planted):
-        print(f"wrote {path}", file=sys.stderr)
-    passed = all(c.passed for c in checks) and all(p.ok for p in planted)
-    print("gate: " + ("passed" if passed else "FAILED"))
-    return 0 if passed else 1
+        print(report.planted_table(result.planted))
+    for path in result.reports:
+        _err(f"wrote {path}")
+    print("gate: " + ("passed" if result.passed else "FAILED"))
+    return 0 if result.passed else 1
 
 
 def cmd_fake_llm(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from service.devtools.fake_llm import create_fake_llm
-
+    fake_llm = _dev_tool("newsbrief_dev.fake_llm")
+    # Said before binding, so a script waiting on it knows where to look (uvicorn logs warnings
+    # only here, and a bind failure is one of them).
+    print(f"fake LLM on http://{args.host}:{args.port}/v1 (faults: POST /_fake/faults)", flush=True)
     # A long keep-alive: clients reusing a connection the server just closed would see errors
     # that belong to the test rig, not to the client under test.
     uvicorn.run(
-        create_fake_llm(latency_s=args.latency),
+        fake_llm.create_fake_llm(latency_s=args.latency),
         host=args.host,
         port=args.port,
         timeout_keep_alive=75,
@@ -257,7 +261,9 @@ def parser() -> argparse.ArgumentParser:
     evals.add_argument("--force", action="store_true", help="let --record replace hand-written")
     evals.add_argument("--update-baseline", action="store_true", help="save the default's metrics")
     evals.add_argument("--evals-dir", default=str(DEFAULT_EVALS_DIR))
-    evals.add_argument("--out", default=".", help="where report.{json,md,html} go")
+    evals.add_argument(
+        "--out", default="build/eval", help="where report.{json,md,html} go (build/eval)"
+    )
     evals.set_defaults(func=cmd_eval)
 
     sub.add_parser("healthcheck", help="exit 0 if the local server is healthy").set_defaults(

@@ -22,7 +22,8 @@
     ├── RateLimitUnavailableError    the shared rate limit cannot be checked and must deny
     └── EvalError                    the eval suite cannot run as asked (never over HTTP)
         ├── DatasetError             an eval case file is invalid
-        └── CassetteError            a cassette is missing, invalid, or may not be overwritten
+        ├── CassetteError            a cassette is missing, invalid, or may not be overwritten
+        └── DevToolsMissingError     the eval suite or fake LLM asked of an install without them
 
 Errors carry their context as fields; `service.api.problems` maps each class to an HTTP status
 once, and `service.llm` is the only place that translates `openai` errors into these.
@@ -228,3 +229,14 @@ class DatasetError(EvalError):
 
 class CassetteError(EvalError):
     """A cassette is missing, invalid, or may not be overwritten."""
+
+
+class DevToolsMissingError(EvalError):
+    """The eval suite or the fake LLM was asked of an install that has only the service."""
+
+    def __init__(self, missing: str) -> None:
+        self.missing = missing
+        super().__init__(
+            f"this needs the development tools ({missing} is missing): they run from a source "
+            "checkout with the dev extra: make dev, or pip install -e '.[dev]'"
+        )

@@ -47,10 +47,9 @@ class PromptSpec(BaseModel):
 
 @dataclass(frozen=True)
 class Prompt:
-    """A loaded prompt: its spec, where it came from, and the sha256 of the file's bytes."""
+    """A loaded prompt: its spec and the sha256 of the file's bytes."""
 
     spec: PromptSpec
-    path: Path
     sha256: str
 
     @property
@@ -122,7 +121,7 @@ def load_prompt(path: Path) -> Prompt:
             raise PromptFileError(str(path), f"{field}: unknown variable(s) {', '.join(unknown)}")
         if missing := sorted(required - used):
             raise PromptFileError(str(path), f"{field}: missing variable(s) {', '.join(missing)}")
-    return Prompt(spec=spec, path=path, sha256=hashlib.sha256(raw).hexdigest())
+    return Prompt(spec=spec, sha256=hashlib.sha256(raw).hexdigest())
 
 
 class PromptRegistry:

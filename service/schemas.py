@@ -34,7 +34,9 @@ class Attribution(StrEnum):
     REPORTED = "reported"
 
 
-class _Strict(BaseModel):
+class Strict(BaseModel):
+    """A model that rejects keys it does not declare (LLM output, the eval suite's data files)."""
+
     model_config = ConfigDict(extra="forbid")
 
 
@@ -135,13 +137,13 @@ class SummaryRequest(_Request):
 # --- LLM output: every field required (nullable where optional) so it is a strict JSON schema ---
 
 
-class LLMSummary(_Strict):
+class LLMSummary(Strict):
     headline: str
     lede: str
     bullets: list[str]
 
 
-class LLMClaim(_Strict):
+class LLMClaim(Strict):
     holder: str
     holder_role: str | None
     stance: Stance
@@ -151,7 +153,7 @@ class LLMClaim(_Strict):
     attribution: Attribution
 
 
-class LLMOutput(_Strict):
+class LLMOutput(Strict):
     summary: LLMSummary
     claims: list[LLMClaim]
 

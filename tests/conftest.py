@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -10,9 +11,15 @@ from typing import Any
 import pytest
 import respx
 from fastapi.testclient import TestClient
+from hypothesis import settings as hypothesis_settings
 
 from service.api import create_app
 from service.settings import Settings
+
+# make check runs the property tests on fewer examples, to stay a seconds-long loop; make test
+# (CI) keeps hypothesis's default. A test with its own @settings keeps its own count.
+hypothesis_settings.register_profile("check", max_examples=20)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 ARTICLES = Path(__file__).parent / "fixtures" / "articles"
 LLM_BASE = "http://llm.test/v1"

@@ -8,12 +8,13 @@ from contextlib import asynccontextmanager
 from typing import NamedTuple
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from service import __version__
 from service.api import problems
 from service.api.deps import Services
 from service.api.middleware import BodyLimit, RequestId
-from service.api.openapi import DocumentedAPI
+from service.api.openapi import document
 from service.api.routes import health, prompts, summaries
 from service.api.security import Guard
 from service.cache import Cache, ResultCache
@@ -42,13 +43,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             gc.freeze()
             yield
 
-    app = DocumentedAPI(
-        keys_required=bool(settings.api_keys),
+    # /docs and /redoc load their scripts from the package (fastapi-offline), not a CDN.
+    app = FastAPIOffline(
         title="newsbrief",
         version=__version__,
         summary="News article → structured, evidence-grounded brief.",
         lifespan=lifespan,
     )
+    document(app, keys_required=bool(settings.api_keys))
     problems.install(app)
     # Added last = outermost. Every response carries the request id; the key and rate limit
     # are checked before a byte of body is read, then the body is read within its limits.

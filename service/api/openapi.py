@@ -40,17 +40,15 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     }
 
 
-class DocumentedAPI(FastAPI):
-    """FastAPI whose document declares problem bodies and the key schemes."""
+def document(app: FastAPI, *, keys_required: bool) -> None:
+    """Declare problem bodies and the key schemes in the app's OpenAPI document, the way FastAPI
+    documents extending it: by replacing `app.openapi`."""
+    generate = app.openapi
 
-    def __init__(self, *, keys_required: bool, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.keys_required = keys_required
-
-    def openapi(self) -> dict[str, Any]:
-        if self.openapi_schema is not None:
-            return self.openapi_schema
-        doc = super().openapi()
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        doc = generate()  # also caches it as app.openapi_schema; the edits below go into that
         components = doc.setdefault("components", {})
         schemas = components.setdefault("schemas", {})
         problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
@@ -58,10 +56,12 @@ class DocumentedAPI(FastAPI):
         components["securitySchemes"] = SECURITY_SCHEMES
         # Without keys configured /v1 is open too: `{}` says no scheme is needed.
         security: list[dict[str, list[str]]] = [{"bearerKey": []}, {"apiKeyHeader": []}]
-        if not self.keys_required:
+        if not keys_required:
             security.append({})
         for path, item in doc.get("paths", {}).items():
             if path.startswith("/v1/"):
                 for operation in item.values():
                     operation["security"] = security
         return doc
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+
+import pytest
 from fastapi.testclient import TestClient
 
 
@@ -31,3 +34,15 @@ def test_openapi_documents_the_api(offline_client: TestClient) -> None:
     post = spec["paths"]["/v1/summaries"]["post"]
     assert {"200", "404", "413", "422", "502", "503", "504"} <= set(post["responses"])
     assert offline_client.get("/docs").status_code == 200
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_docs_pages_and_their_assets_are_served_locally(
+    offline_client: TestClient, page: str
+) -> None:
+    html = offline_client.get(page).text
+    assets = re.findall(r"""(?:src|href)=["']([^"']+)["']""", html)
+    assert assets and all(a.startswith("/") for a in assets), assets  # none from another host
+    for asset in assets:
+        response = offline_client.get(asset)
+        assert response.status_code == 200 and len(response.content) > 0, asset

@@ -53,6 +53,7 @@ def served(settings: Settings, llm_mock: respx.MockRouter) -> tuple[AppFor, resp
     return app_for, route
 
 
+@pytest.mark.slow  # every shape through the whole app, retries included
 @pytest.mark.parametrize("shape", SHAPES, ids=shape_id)
 def test_every_provider_shape_ends_in_200_or_its_problem(
     served: tuple[AppFor, respx.Route], article: str, shape: Shape

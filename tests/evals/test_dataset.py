@@ -10,7 +10,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from service.evals.dataset import Case
+from newsbrief_dev.evals.dataset import Case
 
 EVALS = Path(__file__).resolve().parents[2] / "evals"
 

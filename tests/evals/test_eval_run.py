@@ -10,11 +10,12 @@ from typing import Any
 
 import pytest
 
+from newsbrief_dev.evals.gate import load_thresholds
+from newsbrief_dev.evals.metrics import FLAGS
 from service.cli import main
-from service.evals.gate import load_thresholds
-from service.evals.metrics import FLAGS
 from tests.support import fake_llm as fake_llm_server
 
+pytestmark = pytest.mark.slow  # loads, replays and scores whole eval cases: seconds
 EVALS = Path(__file__).resolve().parents[2] / "evals"
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from service.evals.dataset import Case, GoldClaim, load_cases
-from service.evals.metrics import (
+from newsbrief_dev.evals.dataset import Case, GoldClaim, load_cases
+from newsbrief_dev.evals.metrics import (
     aggregate,
     detect_language,
     fact_covered,

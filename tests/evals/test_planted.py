@@ -11,11 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from service.cli import _registry, main
-from service.errors import DatasetError
-from service.evals import cassettes
-from service.evals.metrics import score_case
-from service.evals.planted import (
+from newsbrief_dev.evals import cassettes
+from newsbrief_dev.evals.metrics import score_case
+from newsbrief_dev.evals.planted import (
     FLAGGED_BY,
     MISATTRIBUTION_KINDS,
     Plant,
@@ -23,10 +21,13 @@ from service.evals.planted import (
     load_plants,
     run_planted,
 )
-from service.evals.runner import replay_case
+from newsbrief_dev.evals.runner import replay_case
+from service.cli import _registry, main
+from service.errors import DatasetError
 from service.schemas import SummaryResponse
 from service.settings import Settings
 
+pytestmark = pytest.mark.slow  # loads, replays and scores whole eval cases: seconds
 EVALS = Path(__file__).resolve().parents[2] / "evals"
 
 # The table the issue asks for, written out here so a change to it is a visible change to a test.

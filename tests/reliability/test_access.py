@@ -10,9 +10,9 @@ import pytest
 import respx
 from fastapi.testclient import TestClient
 
+from newsbrief_dev.fake_llm import answer, completion
 from service.api import create_app
 from service.api.security import key_matches
-from service.devtools.fake_llm import answer, completion
 from service.settings import Settings
 from tests.conftest import ARTICLES
 

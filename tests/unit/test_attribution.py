@@ -518,6 +518,7 @@ HOSTILE = {
 }
 
 
+@pytest.mark.slow  # sizes up hostile input to measure growth: seconds
 @pytest.mark.parametrize("unit", HOSTILE.values(), ids=HOSTILE.keys())
 def test_reading_hostile_text_takes_linear_time(unit: str) -> None:
     """Four times the text may cost about four times as long, never sixteen (quadratic)."""

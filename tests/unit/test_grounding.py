@@ -223,6 +223,7 @@ def _counting(size: int) -> str:
         pytest.param(_counting, id="all-different"),
     ],
 )
+@pytest.mark.slow  # sizes up hostile input to measure growth: seconds
 def test_the_number_check_is_linear_on_hostile_runs(hostile: Callable[[int], str]) -> None:
     # It runs on every response: 10x the text must cost about 10x, not 100x (a backtracking
     # pattern or a search per number would be quadratic). The ratio, not a wall-clock bound.

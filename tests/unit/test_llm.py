@@ -282,6 +282,7 @@ async def test_non_retryable_errors_are_mapped_and_not_retried(
     assert str(status) in info.value.reason
 
 
+@pytest.mark.slow  # dir(openai) imports every lazy submodule of the SDK: seconds
 def test_every_openai_error_class_is_mapped() -> None:
     exported = {
         obj

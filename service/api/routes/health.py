@@ -46,11 +46,9 @@ async def readyz(services: ServicesDep, request: Request) -> Any:
             "hits": services.cache.hits,
             "misses": services.cache.misses,
         }
-        if services.cache
+        if services.cache is not None
         else None,
     }
-    if not body["prompts"]:
-        body["status"] = "not ready"
     keys = configured_keys(services.settings)
     if keys and not has_valid_key(request.headers, keys):
         body = {"status": body["status"]}

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from newsbrief_dev.evals import cassettes
+from newsbrief_dev.evals.dataset import Case
+from newsbrief_dev.evals.metrics import CaseScore, aggregate, failed_case, score_case
 from service.errors import NewsbriefError
-from service.evals import cassettes
-from service.evals.dataset import Case
-from service.evals.metrics import CaseScore, aggregate, failed_case, score_case
 from service.llm import LLMClient, build_openai_client
 from service.pipeline import summarize_article
 from service.prompts import PromptRegistry

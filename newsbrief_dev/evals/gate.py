@@ -11,8 +11,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from newsbrief_dev.evals.metrics import METRIC_BY_NAME
 from service.errors import EvalError
-from service.evals.metrics import METRIC_BY_NAME
 
 
 class Bound(BaseModel):

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
-import html
 import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from service.evals.dataset import Case
-from service.evals.gate import Check
-from service.evals.metrics import METRICS, Passage, judge, passages, raised
-from service.evals.planted import FLAGGED_BY, PlantResult
-from service.evals.runner import Row
+import jinja2
+
+from newsbrief_dev.evals.dataset import Case
+from newsbrief_dev.evals.gate import Check
+from newsbrief_dev.evals.metrics import METRICS, Passage, judge, passages, raised
+from newsbrief_dev.evals.planted import FLAGGED_BY, PlantResult
+from newsbrief_dev.evals.runner import Row
 
 
 def table(rows: list[Row]) -> str:
@@ -144,105 +145,31 @@ def markdown(
     )
 
 
-_CSS = """
-body{font:14px/1.45 system-ui,sans-serif;margin:2em;max-width:1200px}
-table{border-collapse:collapse;margin:1em 0}
-td,th{border:1px solid #ccc;padding:3px 7px;text-align:left}
-th{background:#f4f4f4}mark{background:#ffe08a}mark.bad{background:#ffb3b3}
-.article{white-space:pre-wrap;background:#fafafa;border:1px solid #ddd;padding:1em}
-.pass{color:#070}.fail{color:#b00}
-details{margin:.4em 0}summary{cursor:pointer}
-"""
+_TEMPLATES = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=True,  # article text, model output and gold are data, never markup
+    undefined=jinja2.StrictUndefined,
+)
 
 
-def _highlight(text: str, claims: list[dict[str, Any]]) -> str:
+def _segments(text: str, claims: list[dict[str, Any]]) -> list[tuple[str, str | None]]:
+    """The article cut at the evidence: (text, holder) for evidence, (text, None) between."""
     spans = sorted((c["evidence"]["start"], c["evidence"]["end"], c["holder"]) for c in claims)
-    out, at = [], 0
+    out: list[tuple[str, str | None]] = []
+    at = 0
     for start, end, holder in spans:
         if start < at:
             continue  # overlapping evidence: the first one is shown
-        out += [html.escape(text[at:start])]
-        out += [f'<mark title="{html.escape(holder)}">{html.escape(text[start:end])}</mark>']
+        out += [(text[at:start], None), (text[start:end], holder)]
         at = end
-    out.append(html.escape(text[at:]))
-    return "".join(out)
+    out.append((text[at:], None))
+    return out
 
 
-def _cells(values: list[Any], tag: str = "td") -> str:
-    return "<tr>" + "".join(f"<{tag}>{html.escape(str(v))}</{tag}>" for v in values) + "</tr>"
-
-
-def html_report(
-    rows: list[Row],
-    cases: list[Case],
-    checks: list[Check],
-    meta: dict[str, Any],
-    planted: Sequence[PlantResult] = (),
-) -> str:
-    metrics_head = _cells(["row", *(m.name for m in METRICS)], "th")
-    metrics_rows = "".join(
-        _cells([row.name, *(m.fmt.format(row.metrics[m.name]) for m in METRICS)]) for row in rows
-    )
-    gate = "".join(
-        f'<li class="{"pass" if c.passed else "fail"}">{html.escape(str(c))}</li>' for c in checks
-    )
-    parts = [
-        f"<!doctype html><meta charset=utf-8><title>newsbrief eval</title><style>{_CSS}</style>",
-        f"<h1>newsbrief eval</h1><p>{meta['cases']} cases, {meta['mode']} mode, "
-        f"generated {html.escape(meta['generated_at'])}</p>",
-        f'<div style="overflow-x:auto"><table>{metrics_head}{metrics_rows}</table></div>'
-        f"<h2>Gate</h2><ul>{gate}</ul>",
-    ]
-    if planted:
-        head, *body = _planted_cells(planted)
-        parts.append(
-            "<h2>Planted errors</h2><p>Each plant carries one known error, or none (clean): "
-            "the metric its kind must raise, and what it raised.</p><table>"
-            + _cells(head, "th")
-            + "".join(_cells(line) for line in body)
-            + "</table>"
-        )
-    parts.append("<h2>Cases</h2>")
-    for case in cases:
-        parts.append(
-            f"<details><summary><b>{html.escape(case.id)}</b> ({case.topic}; "
-            f"{', '.join(case.tags) or 'no tags'})</summary>{_gold_html(case)}"
-        )
-        gold_passages = passages(case)
-        for row in rows:
-            score = next(s for s in row.scores if s.case_id == case.id)
-            response = row.responses.get(case.id)
-            parts.append(
-                f"<details><summary>{html.escape(row.name)} — matched {score.matched}/"
-                f"{score.gold}; raises: {html.escape(', '.join(raised(score)) or 'nothing')} "
-                f"({html.escape(row.sources.get(case.id, ''))})</summary>"
-            )
-            if response is None:
-                parts.append(f"<p class=fail>{html.escape(score.error or 'no response')}</p>")
-            else:
-                parts.append(_response_html(case, response, gold_passages))
-            parts.append("</details>")
-        parts.append("</details>")
-    return "".join(parts)
-
-
-def _gold_html(case: Case) -> str:
-    gold = case.gold
-    claims = [[g.holder, g.stance.value, g.target, g.evidence] for g in gold.claims]
-    quotes = [[q.speaker, q.text, "yes" if q.position else "no"] for q in gold.quotes]
-    return (
-        "<h4>Gold claims</h4><table>"
-        + _cells(["holder", "stance", "target", "evidence"], "th")
-        + "".join(map(_cells, claims))
-        + "</table><details><summary>Who said what (gold quotes)</summary><table>"
-        + _cells(["speaker", "passage", "shows a position"], "th")
-        + "".join(map(_cells, quotes))
-        + "</table></details>"
-    )
-
-
-def _response_html(case: Case, response: dict[str, Any], gold: list[Passage]) -> str:
-    summary = response["summary"]
+def _run(row: Row, case: Case, gold: list[Passage]) -> dict[str, Any]:
+    """One row's answer on one case, as the template shows it."""
+    score = next(s for s in row.scores if s.case_id == case.id)
+    response = row.responses.get(case.id)
     claims = [
         [
             c["holder"],
@@ -252,22 +179,55 @@ def _response_html(case: Case, response: dict[str, Any], gold: list[Passage]) ->
             f"{c['evidence']['start']}–{c['evidence']['end']}",
             judge(c["holder"], (c["evidence"]["start"], c["evidence"]["end"]), case, gold),
         ]
-        for c in response["claims"]
+        for c in (response or {}).get("claims", [])
     ]
-    return (
-        f"<p><b>{html.escape(summary['headline'])}</b><br>{html.escape(summary['lede'])}</p><ul>"
-        + "".join(f"<li>{html.escape(b)}</li>" for b in summary["bullets"])
-        + "</ul><table>"
-        + _cells(["holder", "stance", "target", "evidence", "offsets", "gold says"], "th")
-        + "".join(map(_cells, claims))
-        + "</table><ul>"
-        + "".join(
-            f"<li>{html.escape(w['code'])}: {html.escape(w['detail'])}</li>"
-            for w in response["warnings"]
+    return {
+        "row": row.name,
+        "matched": score.matched,
+        "gold": score.gold,
+        "raised": ", ".join(raised(score)) or "nothing",
+        "source": row.sources.get(case.id, ""),
+        "error": score.error or "no response",
+        "response": response,
+        "claims": claims,
+        "article": _segments(case.article.text, response["claims"]) if response else [],
+    }
+
+
+def html_report(
+    rows: list[Row],
+    cases: list[Case],
+    checks: list[Check],
+    meta: dict[str, Any],
+    planted: Sequence[PlantResult] = (),
+) -> str:
+    view_cases = []
+    for case in cases:
+        gold = passages(case)
+        view_cases.append(
+            {
+                "id": case.id,
+                "topic": case.topic,
+                "tags": case.tags,
+                "gold_claims": [
+                    [g.holder, g.stance.value, g.target, g.evidence] for g in case.gold.claims
+                ],
+                "gold_quotes": [
+                    [q.speaker, q.text, "yes" if q.position else "no"] for q in case.gold.quotes
+                ],
+                "runs": [_run(row, case, gold) for row in rows],
+            }
         )
-        + '</ul><div class="article">'
-        + _highlight(case.article.text, response["claims"])
-        + "</div>"
+    metrics = {
+        "head": ["row", *(m.name for m in METRICS)],
+        "rows": [[r.name, *(m.fmt.format(r.metrics[m.name]) for m in METRICS)] for r in rows],
+    }
+    return _TEMPLATES.get_template("report.html.j2").render(
+        meta=meta,
+        metrics=metrics,
+        checks=checks,
+        planted=_planted_cells(planted) if planted else [],
+        cases=view_cases,
     )
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from service.evals.dataset import Case, Gold, GoldClaim
+from newsbrief_dev.evals.dataset import Case, Gold, GoldClaim
 from service.grounding import locate, normalise
 from service.links import strip_foreign_links
 from service.schemas import Claim, LLMOutput, Stance, SummaryResponse

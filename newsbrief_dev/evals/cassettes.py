@@ -1,9 +1,10 @@
 """Cassettes: the raw Chat Completions responses one prompt version gave for one case.
 
 A cassette is JSON at evals/cassettes/<name>@<version>/<case>.json. Replay serves its responses in
-order through respx, repeating the last one if the pipeline asks again (a model that makes the same
-mistake twice). Recorded cassettes carry the sha256 of the request that produced them, so a prompt
-or article change shows up as a stale cassette instead of a silently wrong score.
+order through an httpx.MockTransport (no test library needed), repeating the last one if the
+pipeline asks again (a model that makes the same mistake twice). Recorded cassettes carry the
+sha256 of the request that produced them, so a prompt or article change shows up as a stale
+cassette instead of a silently wrong score.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import httpx
-import respx
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from service.errors import CassetteError
@@ -94,11 +94,13 @@ class Replay:
         self.cassette = cassette
         self.requests: list[bytes] = []
         self.served: list[Exchange] = []
-        router = respx.Router(assert_all_called=False)
-        router.post(f"{REPLAY_BASE_URL}/chat/completions").mock(side_effect=self._answer)
-        self.client = httpx.AsyncClient(transport=httpx.MockTransport(router.async_handler))
+        self.client = httpx.AsyncClient(transport=httpx.MockTransport(self._answer))
 
     def _answer(self, request: httpx.Request) -> httpx.Response:
+        if request.method != "POST" or str(request.url) != f"{REPLAY_BASE_URL}/chat/completions":
+            # Replay only knows chat completions: anything else is a caller's bug, shown as such.
+            error = {"message": f"replay cannot answer {request.method} {request.url}"}
+            return httpx.Response(404, json={"error": error})
         self.requests.append(request.content)
         served = self.cassette.responses[min(len(self.requests), len(self.cassette.responses)) - 1]
         self.served.append(served)

@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
+from newsbrief_dev.evals import cassettes
+from newsbrief_dev.evals.dataset import Case, EvalFile, load_case
+from newsbrief_dev.evals.metrics import CaseScore, raised
+from newsbrief_dev.evals.runner import replay_case, score
 from service.errors import DatasetError
-from service.evals import cassettes
-from service.evals.dataset import Case, load_case
-from service.evals.metrics import CaseScore, raised
-from service.evals.runner import replay_case, score
 from service.prompts import PromptRegistry
 from service.settings import Settings
 
@@ -38,21 +38,17 @@ FLAGGED_BY: dict[str, str] = {
 MISATTRIBUTION_KINDS = frozenset(k for k, m in FLAGGED_BY.items() if m == "misattributions")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class FaultyClaim(_Strict):
+class FaultyClaim(EvalFile):
     """A claim that carries the planted error, as the answer gives it."""
 
     holder: str
     evidence: str
 
 
-class Plant(_Strict):
+class Plant(EvalFile):
     cassette: str
     kind: str = Field(description="clean, or a key of FLAGGED_BY")
-    faulty: list[FaultyClaim] = []
+    faulty: list[FaultyClaim] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _known_kind(self) -> Plant:

@@ -7,29 +7,31 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import ConfigDict, Field, ValidationError, model_validator
 
 from service.errors import DatasetError
 from service.grounding import locate
-from service.schemas import ArticleIn, Options, Stance
+from service.schemas import ArticleIn, Options, Stance, Strict
 
 Tag = Literal["injection", "no-opinion", "trap", "numbers", "long", "non-english"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class EvalFile(Strict):
+    """A strict model for the eval's data files: read once from the repository, never changed."""
+
+    model_config = ConfigDict(frozen=True)
 
 
-class GoldClaim(_Strict):
+class GoldClaim(EvalFile):
     holder: str
-    aliases: list[str] = []
+    aliases: list[str] = Field(default_factory=list)
     stance: Stance
     target: str = Field(description="What the position is about, as a short phrase.")
     target_keywords: list[str] = Field(min_length=1)
     evidence: str = Field(description="A verbatim passage of the article carrying the position.")
 
 
-class GoldQuote(_Strict):
+class GoldQuote(EvalFile):
     """A passage the article gives to someone: quoted, or reported ("X said that ...")."""
 
     speaker: str = Field(description='The person or body it is given to; "a farmer" if unnamed.')
@@ -41,7 +43,7 @@ class GoldQuote(_Strict):
     )
 
 
-class Gold(_Strict):
+class Gold(EvalFile):
     language: str
     key_facts: list[list[str]] = Field(
         min_length=1,
@@ -75,10 +77,10 @@ class Gold(_Strict):
         return [[f] if isinstance(f, str) else f for f in self.forbidden]
 
 
-class Case(_Strict):
+class Case(EvalFile):
     id: str
     topic: Literal["politics", "business", "science", "local", "sport", "world"]
-    tags: list[Tag] = []
+    tags: list[Tag] = Field(default_factory=list)
     article: ArticleIn
     options: Options = Options()
     gold: Gold
@@ -128,10 +130,10 @@ def load_case(path: Path) -> Case:
 
 def load_cases(root: Path, only: list[str] | None = None) -> list[Case]:
     """Every case under root/cases, sorted by id; `only` keeps the named ones (all must exist)."""
-    cases = [load_case(path) for path in sorted((root / "cases").glob("*.yaml"))]
-    if only:
-        missing = sorted(set(only) - {c.id for c in cases})
+    paths = sorted((root / "cases").glob("*.yaml"))
+    if only:  # a case's id is its file's name, so only the named files need loading (and checking)
+        missing = sorted(set(only) - {p.stem for p in paths})
         if missing:
             raise DatasetError(f"no such case(s): {', '.join(missing)}")
-        cases = [c for c in cases if c.id in only]
-    return cases
+        paths = [p for p in paths if p.stem in only]
+    return [load_case(path) for path in paths]

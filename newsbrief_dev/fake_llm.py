@@ -4,6 +4,10 @@ It answers with schema-valid JSON drawn from the article in the prompt (by the e
 after a settable latency. It can be scripted to misbehave: POST /_fake/faults a list of faults
 to serve in order to any request, or {"when": "<text>", "faults": [...]} to serve them only to
 requests whose article contains that text (so concurrent tests do not take each other's faults).
+A fault is {"kind": ...}: ok, status ({status, headers?, code?}; code insufficient_quota for
+quota), hang, reset, trickle, invalid_json, fabricated_evidence, length, refusal, empty_choices,
+obey_injection, extra_keys, huge, hostile_links (bullets carrying every form of link and image
+in HOSTILE_LINKS), or raw ({status?, headers?, body (text) or json}).
 GET /_fake/stats counts requests, calls in flight and calls abandoned by the client; POST
 /_fake/reset clears everything. Loopback only; never a stand-in for a real model's judgement.
 """
@@ -29,24 +33,6 @@ from service.schemas import ArticleIn, Options
 
 _FENCE = re.compile(r"<<<(ARTICLE-[0-9a-f]+)\n(.*?)\n\1>>>", re.DOTALL)
 
-FAULT_KINDS = {
-    "ok": "a normal answer",
-    "status": "an HTTP error: {status, headers?, code?} (code insufficient_quota for quota)",
-    "hang": "no bytes at all until the client gives up",
-    "reset": "headers and half a body, then the connection is dropped",
-    "trickle": "a valid answer, one byte every 0.2 s",
-    "invalid_json": "a body that is not JSON",
-    "fabricated_evidence": "a claim quoting words the article does not contain",
-    "length": "finish_reason length with a cut-off answer",
-    "refusal": "a refusal message",
-    "empty_choices": "no choices at all",
-    "obey_injection": "a schema-valid answer that obeys injected orders: a link, a markdown "
-    "image, an invented quote, flipped stances",
-    "extra_keys": "an answer with keys the schema does not have",
-    "huge": "a 50 KB headline",
-    "raw": "{status?, headers?, body (text) or json}: a provider's answer exactly as scripted",
-    "hostile_links": "bullets carrying every form of link and image (HOSTILE_LINKS)",
-}
 # What an injected article might get a model to repeat: 2 images and 8 links, in every form the
 # service removes (HTML, reference-style, protocol-relative, scheme-less, autolink, bare).
 HOSTILE_LINKS = [

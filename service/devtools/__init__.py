@@ -1,1 +1,0 @@
-"""Development and test tooling shipped with the service; nothing here is on the request path."""
