@@ -2,26 +2,36 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from urllib.parse import urlsplit
 
 from fastapi import Depends, FastAPI
 
-from service import __version__
+from service import __version__, tracing
 from service.api import problems
 from service.api.deps import Services
-from service.api.middleware import BodyLimit, RequestId
-from service.api.routes import health, prompts, summaries
+from service.api.middleware import BodyLimit, Observe, RequestId
+from service.api.routes import health, metrics, prompts, summaries
 from service.api.security import Guard
 from service.cache import ResultCache
-from service.llm import llm_from_settings
+from service.llm import LLMClient, llm_from_settings
+from service.metrics import Metrics
 from service.prompts import PromptRegistry
 from service.schemas import SummaryResponse
 from service.settings import Settings, get_settings
 
+log = logging.getLogger(__name__)
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    # The standard OTEL_* variables turn tracing on (with the otel extra installed).
+    if (tracer := tracing.from_environment(os.environ)) is not None:
+        tracing.install(tracer)
+    observed = Metrics(settings.prometheus_multiproc_dir)
     # Load prompts now, not in the lifespan: a broken prompt file stops start-up with its name.
     registry = PromptRegistry.from_dir(
         settings.prompts_dir, settings.prompt_name, settings.prompt_version
@@ -29,14 +39,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with llm_from_settings(settings) as llm:
+        async with llm_from_settings(settings, observed) as llm:
             cache: ResultCache[SummaryResponse] | None = (
                 ResultCache(settings.cache_size, settings.cache_ttl_s)
                 if settings.cache_size
                 else None
             )
-            app.state.services = Services(settings, registry, llm, cache)
-            yield
+            app.state.services = Services(settings, registry, llm, cache, observed)
+            if llm is not None:
+                observed.breaker_state(llm.breaker.state)
+            _announce(settings, registry, llm)
+            try:
+                yield
+            finally:
+                observed.close()
 
     app = FastAPI(
         title="newsbrief",
@@ -44,12 +60,41 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         summary="News article → structured, evidence-grounded brief.",
         lifespan=lifespan,
     )
+    app.state.metrics = observed  # the problem handlers count errors by type here
     problems.install(app)
     # Added last = outermost: every response, 413s included, carries the request id.
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(Observe, metrics=observed)
     app.add_middleware(RequestId)
     guarded = [Depends(Guard(settings))]
     app.include_router(health.router)
+    app.include_router(metrics.router, dependencies=[] if settings.metrics_public else guarded)
     app.include_router(prompts.router, dependencies=guarded)
     app.include_router(summaries.router, dependencies=guarded)
     return app
+
+
+def _announce(settings: Settings, registry: PromptRegistry, llm: LLMClient | None) -> None:
+    """One INFO line at start-up saying what answers and within which limits; never the key."""
+    upstream = urlsplit(settings.llm_base_url or "https://api.openai.com/v1")
+    host = f"{upstream.hostname}:{upstream.port}" if upstream.port else upstream.hostname
+    facts: dict[str, object] = {
+        "engine": "llm" if llm else "extractive",
+        "model": llm.model if llm else None,
+        "upstream_host": host if llm else None,
+        "provider": settings.llm_provider if llm else None,
+        "default_prompt": registry.default_ref,
+        "max_article_chars": settings.max_article_chars,
+        "max_body_bytes": settings.max_body_bytes,
+        "request_deadline_s": settings.request_deadline_s,
+        "llm_max_concurrency": settings.llm_max_concurrency,
+        "llm_max_attempts": settings.llm_max_attempts,
+        "llm_max_reasks": settings.llm_max_reasks,
+        "rate_limit_per_minute": settings.rate_limit_per_minute,
+        "cache_size": settings.cache_size,
+        "api_keys": len(settings.api_keys),
+        "metrics_public": settings.metrics_public,
+        "tracing": tracing.enabled(),
+    }
+    shown = " ".join(f"{k}={v}" for k, v in facts.items() if v is not None)
+    log.info(f"newsbrief starting: {shown}", extra=facts)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from service.cache import ResultCache
 from service.llm import LLMClient
+from service.metrics import Metrics
 from service.prompts import PromptRegistry
 from service.schemas import SummaryResponse
 from service.settings import Settings
@@ -20,6 +21,7 @@ class Services:
     prompts: PromptRegistry
     llm: LLMClient | None
     cache: ResultCache[SummaryResponse] | None = None
+    metrics: Metrics = field(default_factory=Metrics)
 
 
 async def get_services(request: Request) -> Services:  # async: sync ones run in a thread pool

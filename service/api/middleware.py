@@ -1,14 +1,22 @@
-"""Pure ASGI middleware: a request id on every request, and a body size limit enforced as the
-body streams in (chunked bodies included), before any route or upstream call runs."""
+"""Pure ASGI middleware: a request id on every request, metrics and a trace span for each, and a
+body size limit enforced as the body streams in (chunked bodies included), before any route or
+upstream call runs."""
 
 from __future__ import annotations
 
+import time
 import uuid
 
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service import tracing
 from service.api.problems import problem
 from service.logs import request_id
+from service.metrics import Metrics
+
+# Any other method a client sends is counted as "other": labels stay bounded.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class RequestId:
@@ -34,6 +42,52 @@ class RequestId:
             await self.app(scope, receive, send_with_id)
         finally:
             request_id.reset(token)
+
+
+class Observe:
+    """Counts and times every request by route template and status, inside a server span."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        method = scope["method"] if scope["method"] in _METHODS else "other"
+        status = 500  # unless a response starts: an exception escaped to the server
+
+        async def send_observed(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        with (
+            self.metrics.http_in_flight.track_inprogress(),
+            tracing.span(method, {"http.request.method": method}, server=True) as span,
+        ):
+            try:
+                await self.app(scope, receive, send_observed)
+            finally:
+                route = _route_template(scope)
+                span.update_name(f"{method} {route}")
+                span.set_attribute("http.route", route)
+                span.set_attribute("http.response.status_code", status)
+                self.metrics.request(route, method, status, time.perf_counter() - started)
+
+
+def _route_template(scope: Scope) -> str:
+    """The path template that serves this request ("/v1/summaries"), never the raw path."""
+    route = scope.get("route")
+    if route is None and "app" in scope:  # answered before routing, e.g. a 413 from BodyLimit
+        route = next(
+            (r for r in scope["app"].router.routes if r.matches(scope)[0] != Match.NONE), None
+        )
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "unmatched"
 
 
 class BodyLimit:

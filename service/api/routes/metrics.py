@@ -1,0 +1,18 @@
+"""GET /metrics: the Prometheus text exposition of every newsbrief series."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from service.api.deps import ServicesDep
+
+router = APIRouter(tags=["metrics"])
+
+
+@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+async def metrics(services: ServicesDep) -> Response:
+    """Prometheus metrics; needs an API key when keys are set, unless NEWSBRIEF_METRICS_PUBLIC."""
+    if services.llm is not None:  # open turns half-open by the clock alone, with no call
+        services.metrics.breaker_state(services.llm.breaker.state)
+    return Response(services.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
