@@ -437,7 +437,7 @@ class LLMClient:
         failure: BaseException | None = None
         with (
             self.metrics.llm_in_flight.track_inprogress(),
-            tracing.span(f"chat {self.model}", attributes) as span,
+            tracing.span(f"chat {self.model}", attributes, client=True) as span,
         ):
             try:
                 reply = await self._call(request, stats)

@@ -1,9 +1,10 @@
-"""Optional OpenTelemetry tracing: a span per request, per LLM call and for grounding.
+"""Optional OpenTelemetry tracing: a span per LLM call and for grounding, under the request's.
 
-Off unless turned on: `install(tracer)` is called at the edge when the `otel` extra is installed
-and the standard OTEL_* variables ask for traces (`service.api.app`). Until then `span()` hands
-back one shared do-nothing object, and nothing from opentelemetry is imported. LLM call spans
-follow the OpenTelemetry GenAI semantic conventions (gen_ai.*).
+Off unless turned on: `install(provider)` is called at the edge when the `otel` extra is installed
+and the standard OTEL_* variables ask for traces (`service.api.app`, which also hands the provider
+to FastAPI's own request spans). Until then `span()` hands back one shared do-nothing object and
+this module imports nothing from opentelemetry. LLM call spans follow the OpenTelemetry GenAI
+semantic conventions (gen_ai.*).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from contextlib import AbstractContextManager, contextmanager
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:  # the extra may be absent at run time
-    from opentelemetry.trace import Tracer
+    from opentelemetry.trace import Tracer, TracerProvider
 
 # Values OpenTelemetry accepts as attributes.
 Attribute = str | bool | int | float | list[str]
@@ -25,16 +26,11 @@ class Span(Protocol):
 
     def set_attribute(self, key: str, value: Attribute) -> None: ...
 
-    def update_name(self, name: str) -> None: ...
-
 
 class _NoSpan:
     """What span() yields while tracing is off: every call does nothing."""
 
     def set_attribute(self, key: str, value: Attribute) -> None:
-        pass
-
-    def update_name(self, name: str) -> None:
         pass
 
     def __enter__(self) -> _NoSpan:
@@ -46,13 +42,20 @@ class _NoSpan:
 
 _NO_SPAN = _NoSpan()
 _INSTALL = "pip install 'newsbrief[otel]'"
+_provider: TracerProvider | None = None
 _tracer: Tracer | None = None
 
 
-def install(tracer: Tracer | None) -> None:
-    """Send spans to this tracer from now on; None turns tracing off again."""
-    global _tracer
-    _tracer = tracer
+def install(provider: TracerProvider | None) -> None:
+    """Send spans to this provider from now on; None turns tracing off again."""
+    global _provider, _tracer
+    _provider = provider
+    _tracer = provider.get_tracer("newsbrief") if provider is not None else None
+
+
+def provider() -> TracerProvider | None:
+    """The installed provider, for FastAPI's request spans; None while tracing is off."""
+    return _provider
 
 
 def enabled() -> bool:
@@ -60,27 +63,27 @@ def enabled() -> bool:
 
 
 def span(
-    name: str, attributes: Mapping[str, Attribute] | None = None, *, server: bool = False
+    name: str, attributes: Mapping[str, Attribute] | None = None, *, client: bool = False
 ) -> AbstractContextManager[Span]:
     """A child span of the current one while tracing is on; else the shared do-nothing span."""
     if _tracer is None:
         return _NO_SPAN
-    return _started(_tracer, name, attributes or {}, server)
+    return _started(_tracer, name, attributes or {}, client)
 
 
 @contextmanager
 def _started(
-    tracer: Tracer, name: str, attributes: Mapping[str, Attribute], server: bool
+    tracer: Tracer, name: str, attributes: Mapping[str, Attribute], client: bool
 ) -> Iterator[Span]:
     from opentelemetry.trace import SpanKind
 
-    kind = SpanKind.SERVER if server else SpanKind.INTERNAL
+    kind = SpanKind.CLIENT if client else SpanKind.INTERNAL  # CLIENT: a call to another service
     with tracer.start_as_current_span(name, kind=kind, attributes=attributes) as current:
         yield current
 
 
-def from_environment(environ: Mapping[str, str]) -> Tracer | None:
-    """A tracer exporting as the OTEL_* variables say, or None when they ask for no traces.
+def from_environment(environ: Mapping[str, str]) -> TracerProvider | None:
+    """A provider exporting as the OTEL_* variables say, or None when they ask for no traces.
 
     Traces are on when OTEL_TRACES_EXPORTER or an OTLP endpoint variable is set (and
     OTEL_SDK_DISABLED is not "true"); the exporter then reads its own OTEL_EXPORTER_OTLP_*
@@ -103,12 +106,12 @@ def from_environment(environ: Mapping[str, str]) -> Tracer | None:
         from opentelemetry.sdk.trace.export import BatchSpanProcessor
     except ImportError as exc:
         raise RuntimeError(f"OTEL_* variables ask for traces: {_INSTALL}") from exc
-    provider = TracerProvider(
+    made = TracerProvider(
         resource=Resource.create({"service.name": environ.get("OTEL_SERVICE_NAME", "newsbrief")})
     )
     for name in exporters - {"none"}:
-        provider.add_span_processor(BatchSpanProcessor(_exporter(name)))
-    return provider.get_tracer("newsbrief")
+        made.add_span_processor(BatchSpanProcessor(_exporter(name)))
+    return made
 
 
 def _exporter(name: str) -> Any:

@@ -29,8 +29,8 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     # The standard OTEL_* variables turn tracing on (with the otel extra installed).
-    if (tracer := tracing.from_environment(os.environ)) is not None:
-        tracing.install(tracer)
+    if (provider := tracing.from_environment(os.environ)) is not None:
+        tracing.install(provider)
     observed = Metrics(settings.prometheus_multiproc_dir)
     # Load prompts now, not in the lifespan: a broken prompt file stops start-up with its name.
     registry = PromptRegistry.from_dir(
@@ -59,6 +59,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         summary="News article → structured, evidence-grounded brief.",
         lifespan=lifespan,
+        # FastAPI's own request spans, on our provider only: its metrics and logs stay off
+        # (Prometheus and our JSON logs do those), and so does all of it while tracing is off.
+        telemetry={
+            "tracing": tracing.enabled(),
+            "tracer_provider": tracing.provider(),
+            "metrics": False,
+            "logs": False,
+            "auto_configure": False,
+        },
     )
     app.state.metrics = observed  # the problem handlers count errors by type here
     problems.install(app)

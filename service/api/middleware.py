@@ -1,6 +1,6 @@
-"""Pure ASGI middleware: a request id on every request, metrics and a trace span for each, and a
-body size limit enforced as the body streams in (chunked bodies included), before any route or
-upstream call runs."""
+"""Pure ASGI middleware: a request id on every request, metrics for each, and a body size limit
+enforced as the body streams in (chunked bodies included), before any route or upstream call
+runs."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service import tracing
 from service.api.problems import problem
 from service.logs import request_id
 from service.metrics import Metrics
@@ -44,7 +43,7 @@ class RequestId:
 
 
 class Observe:
-    """Counts and times every request by route template and status, inside a server span."""
+    """Counts and times every request by route template and status."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -64,17 +63,11 @@ class Observe:
                 status = message["status"]
             await send(message)
 
-        with (
-            self.metrics.http_in_flight.track_inprogress(),
-            tracing.span(method, {"http.request.method": method}, server=True) as span,
-        ):
+        with self.metrics.http_in_flight.track_inprogress():
             try:
                 await self.app(scope, receive, send_observed)
             finally:
                 route = _route_template(scope)
-                span.update_name(f"{method} {route}")
-                span.set_attribute("http.route", route)
-                span.set_attribute("http.response.status_code", status)
                 self.metrics.request(route, method, status, time.perf_counter() - started)
 
 
