@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from service.cli import main
+from service.settings import get_settings
 from tests.conftest import ARTICLES
 
 
@@ -40,3 +41,21 @@ def test_unknown_prompt_version_is_an_error(capsys: pytest.CaptureFixture[str]) 
 def test_prompts_list_marks_the_default(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["prompts", "list"]) == 0
     assert capsys.readouterr().out.startswith("* summarize@v1")
+
+
+@pytest.mark.parametrize("argv", [["serve"], ["prompts", "list"], ["summarize", "-"]])
+def test_a_bad_setting_is_one_line_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    monkeypatch.setenv("NEWSBRIEF_PORT", "abc")
+    get_settings.cache_clear()
+    try:
+        assert main(argv) == 2
+    finally:
+        get_settings.cache_clear()
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        "newsbrief: invalid settings: NEWSBRIEF_PORT: input should be a valid integer, "
+        "unable to parse string as an integer\n"
+    )
