@@ -12,6 +12,7 @@ files; gauges then say how they combine (`multiprocess_mode`).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from typing import Literal
 
 from prometheus_client import (
@@ -127,6 +128,16 @@ class Metrics:
             ["result"],
             registry=r,
         )
+
+    def prepare(self, model: str, prompts: Iterable[str]) -> None:
+        """Show the LLM series at 0 from the start: a rate over a missing series shows nothing."""
+        for prompt in prompts:
+            for counter in (self.llm_calls, self.llm_retries, self.llm_reasks):
+                counter.labels(model, prompt)
+            for kind in ("prompt", "completion"):
+                self.llm_tokens.labels(model, prompt, kind)
+        for result in ("hit", "miss"):
+            self.cache.labels(result)
 
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
         self.http_requests.labels(route, method, str(status)).inc()

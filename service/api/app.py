@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.services = Services(settings, registry, llm, cache, observed)
             if llm is not None:
                 observed.breaker_state(llm.breaker.state)
+                observed.prepare(llm.model, (p.ref for p in registry))
             _announce(settings, registry, llm)
             try:
                 yield

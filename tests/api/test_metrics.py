@@ -139,6 +139,9 @@ def test_labels_stay_bounded(mixed: tuple[TestClient, list[dict[str, Any]]]) -> 
     m = Scrape(client.get("/metrics").text)
     assert m.labels("newsbrief_http_requests_total", "route") == {"/v1/summaries", "unmatched"}
     assert "4f2a9c" not in m.text and "Filed under" not in m.text
+    # Each loaded prompt has its LLM series from the start, at 0 until used.
+    assert m.labels("newsbrief_llm_retries_total", "prompt") == {"summarize@v1", "summarize@v2"}
+    assert m("newsbrief_llm_retries_total", model="test-model", prompt="summarize@v2") == 0
     assert not any(b["id"] in m.text for b in answered)
     assert client.request("BREW", "/v1/summaries").status_code == 405
     m = Scrape(client.get("/metrics").text)
