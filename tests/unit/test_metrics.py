@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +12,8 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from service.metrics import Metrics
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 WORKER = """
 import sys
@@ -46,3 +50,21 @@ def test_workers_are_added_up_and_a_stopped_one_leaves_its_gauges(tmp_path: Path
     assert values[("newsbrief_http_requests_in_flight", ())] == 1
     assert values[("newsbrief_llm_breaker_state", (("state", "closed"),))] == 1
     assert values[("newsbrief_llm_breaker_state", (("state", "open"),))] == 0
+
+
+def exported_series() -> dict[str, set[str]]:
+    """Each metric family newsbrief exports, with the sample names a query can use."""
+    suffixes = {"counter": ["_total"], "histogram": ["_bucket", "_count", "_sum"], "gauge": [""]}
+    return {
+        family.name: {family.name + s for s in suffixes[family.type]}
+        for family in Metrics().registry.collect()
+    }
+
+
+def test_the_dashboard_queries_every_series_and_only_those() -> None:
+    dashboard = json.loads((DOCS / "grafana-dashboard.json").read_text(encoding="utf-8"))
+    queries = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    used = {name for q in queries for name in re.findall(r"\bnewsbrief_[a-z_]+", q)}
+    series = exported_series()
+    assert used <= set().union(*series.values()), used - set().union(*series.values())
+    assert {f for f, names in series.items() if not names & used} == set()
