@@ -111,3 +111,12 @@ def test_start_up_says_what_answers_and_never_the_key(
         assert fact in said
     assert vars(line)["upstream_host"] == "llm.test"  # also a field of the JSON line
     assert "test-key-not-real" not in said and "test-key-not-real" not in str(vars(line))
+
+
+def test_start_up_shows_no_password_from_the_base_url(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="service.api.app")
+    with TestClient(create_app(Settings(llm_base_url="http://bob:hunter2@llm.test:8443/v1"))):
+        pass
+    [line] = [r for r in caplog.records if r.getMessage().startswith("newsbrief starting")]
+    assert "upstream_host=llm.test:8443" in line.getMessage()
+    assert "hunter2" not in str(vars(line)) and "bob" not in str(vars(line))
