@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck unit eval lock bench bench-full bench-attribution wrk-installed container-check clean
+.PHONY: run test lint typecheck unit eval lock bench bench-full bench-attribution bench-http wrk-installed container-check clean
 
 $(BIN)/.runtime: requirements/runtime.lock pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -68,6 +68,10 @@ bench-attribution: $(BIN)/.dev
 
 bench-full: $(BIN)/.bench $(BENCH_ENV)/.ok wrk-installed
 	$(BIN)/python benchmarks/run.py
+
+# uvicorn's httptools protocol against newsbrief's limited one, side by side (ratios).
+bench-http: $(BIN)/.dev wrk-installed
+	$(BIN)/python benchmarks/http_protocol.py
 
 container-check:
 	scripts/container-check

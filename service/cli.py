@@ -28,22 +28,20 @@ def _registry(settings: Settings) -> PromptRegistry:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    import uvicorn
-
     from service import logs
-    from service.api import create_app
+    from service.api import create_app, server
 
     log_config = logs.configure(settings.log_level, settings.log_format)
     # uvicorn drains in-flight requests on SIGTERM, then re-raises the signal with the handler
     # it found at start. A no-op one here makes a drained shutdown exit 0, not -15.
     signal.signal(signal.SIGTERM, lambda signum, frame: None)
-    uvicorn.run(
+    server.run(
+        settings,
         create_app(settings),
         host=args.host or settings.host,
         port=args.port if args.port is not None else settings.port,
         log_config=log_config,
         log_level=settings.log_level.lower(),
-        timeout_graceful_shutdown=int(settings.shutdown_grace_s),
     )
     return 0
 

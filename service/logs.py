@@ -1,13 +1,15 @@
 """Logging: one JSON object per line, each with the id of the request it belongs to.
 
 Nothing here logs request bodies, article text or keys; the openai and httpcore loggers, which
-print request options and wire details at DEBUG, are held at WARNING whatever the level.
+print request options and wire details at DEBUG, are held at WARNING whatever the level. Query
+strings in uvicorn's access lines keep their parameter names only (`?api_key=…`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from contextvars import ContextVar
 
@@ -20,6 +22,33 @@ _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         record.request_id = request_id.get()
+        return True
+
+
+_PARAM_NAME = re.compile(r"[A-Za-z0-9_.\[\]-]{1,40}")
+
+
+def redact_query(target: str) -> str:
+    """A request target with every query value (and any odd-looking name) replaced by `…`."""
+    path, sep, query = target.partition("?")
+    if not sep:
+        return target
+    kept = []
+    for part in query.split("&"):
+        name, eq, _ = part.partition("=")
+        kept.append(f"{name}=…" if eq and _PARAM_NAME.fullmatch(name) else "…")
+    return f"{path}?{'&'.join(kept)}"
+
+
+class AccessLogRedaction(logging.Filter):
+    """uvicorn's access line carries the target as its third argument: redact its query."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "uvicorn.access" and isinstance(record.args, tuple):
+            args = list(record.args)
+            if len(args) >= 3 and isinstance(args[2], str):
+                args[2] = redact_query(args[2])
+                record.args = tuple(args)
         return True
 
 
@@ -43,6 +72,7 @@ def configure(level: str = "INFO", fmt: str = "json") -> dict[str, object]:
     """Set up the root logger, and return a uvicorn log config that routes through it."""
     handler = logging.StreamHandler()
     handler.addFilter(RequestIdFilter())
+    handler.addFilter(AccessLogRedaction())
     handler.setFormatter(
         JsonFormatter()
         if fmt == "json"

@@ -263,3 +263,63 @@ class PromptInfo(BaseModel):
     sha256: str
     description: str
     default: bool
+
+
+class CacheStats(BaseModel):
+    """The result cache: `off` (NEWSBRIEF_CACHE_SIZE=0) has no counters."""
+
+    state: Literal["on", "off"]
+    entries: int | None = None
+    hits: int | None = None
+    misses: int | None = None
+
+
+class BreakerInfo(BaseModel):
+    """The LLM circuit breaker: its state, the latest failure that counted, the wait for a probe."""
+
+    state: Literal["closed", "open", "half-open"]
+    last_failure: str | None = None
+    probe_in_s: float
+
+
+class Readiness(BaseModel):
+    """GET /readyz. With API keys configured, a caller without a valid key gets `status` only."""
+
+    status: Literal["ready", "not ready"]
+    reason: str | None = Field(default=None, description="why not ready")
+    engine: Literal["llm", "extractive"] | None = None
+    model: str | None = None
+    prompts: list[str] | None = None
+    default_prompt: str | None = None
+    cache: CacheStats | None = None
+    breaker: BreakerInfo | None = Field(default=None, description="null without an LLM")
+
+
+class ValidationIssue(BaseModel):
+    loc: list[str]
+    msg: str
+    type: str
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem: the body of every error response (`application/problem+json`).
+
+    `type` is stable and names the kind of problem; the optional fields appear where they apply,
+    and fields added later appear beside them."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = Field(description="a URI naming the kind of problem; stable")
+    title: str = Field(description="short, the same for every problem of this type")
+    status: int = Field(description="the HTTP status code")
+    detail: str = Field(description="what went wrong with this request")
+    errors: list[ValidationIssue | str] | None = Field(
+        default=None,
+        description="422: each invalid field; 502 llm-invalid-output: why the output was refused",
+    )
+    available: list[str] | None = Field(
+        default=None, description="404 unknown-prompt: the prompt versions loaded"
+    )
+    attempts: int | None = Field(default=None, description="upstream failures: calls made")
+    limit: int | None = Field(default=None, description="413, 431: the limit that was exceeded")
+    chars: int | None = Field(default=None, description="413 article-too-long: the text's length")

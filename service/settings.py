@@ -74,6 +74,13 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    # HTTP limits the server layer enforces (service/api/server.py); httptools has none of them.
+    max_header_bytes: int = Field(default=16_384, ge=1024)
+    header_timeout_s: float = Field(default=10.0, gt=0)
+    body_timeout_s: float = Field(default=30.0, gt=0)
+    keep_alive_s: float = Field(default=5.0, gt=0)
+    max_connections: int | None = Field(default=None, ge=2)  # None: from the descriptor limit
+    forwarded_allow_ips: str = ""  # proxies whose X-Forwarded-* are trusted; "" trusts none
     shutdown_grace_s: float = Field(default=20.0, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import IO
 
@@ -29,7 +29,11 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 
 def start(
-    args: list[str], env: dict[str, str], ready_url: str, log: IO[bytes] | None = None
+    args: list[str],
+    env: dict[str, str],
+    ready_url: str,
+    log: IO[bytes] | None = None,
+    preexec_fn: Callable[[], object] | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start `python -m service ARGS` and wait until ready_url answers 200.
 
@@ -37,7 +41,11 @@ def start(
     """
     log = log or tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process
     proc = subprocess.Popen(
-        [sys.executable, "-m", "service", *args], env=env, stdout=log, stderr=subprocess.STDOUT
+        [sys.executable, "-m", "service", *args],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        preexec_fn=preexec_fn,  # e.g. a lower descriptor limit for the child alone
     )
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -79,12 +87,16 @@ def fake_llm(latency_s: float = 0.0) -> Iterator[str]:
 
 
 @contextmanager
-def service(log: IO[bytes] | None = None, **settings: str) -> Iterator[str]:
+def service(
+    log: IO[bytes] | None = None,
+    preexec_fn: Callable[[], object] | None = None,
+    **settings: str,
+) -> Iterator[str]:
     """`newsbrief serve` with NEWSBRIEF_<KEY>=value settings; yields its base URL."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = clean_env(**{f"NEWSBRIEF_{k.upper()}": v for k, v in settings.items()})
-    proc = start(["serve", "--port", str(port)], env, f"{url}/healthz", log)
+    proc = start(["serve", "--port", str(port)], env, f"{url}/healthz", log, preexec_fn)
     try:
         yield url
     finally:

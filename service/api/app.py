@@ -8,12 +8,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
 
-from fastapi import Depends, FastAPI
+from fastapi import FastAPI
 
 from service import __version__, tracing
 from service.api import problems
 from service.api.deps import Services
 from service.api.middleware import BodyLimit, Observe, RequestId
+from service.api.openapi import DocumentedAPI
 from service.api.routes import health, metrics, prompts, summaries
 from service.api.security import Guard
 from service.cache import ResultCache
@@ -55,7 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             finally:
                 observed.close()
 
-    app = FastAPI(
+    app = DocumentedAPI(
+        keys_required=bool(settings.api_keys),
         title="newsbrief",
         version=__version__,
         summary="News article → structured, evidence-grounded brief.",
@@ -72,15 +74,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.metrics = observed  # the problem handlers count errors by type here
     problems.install(app)
-    # Added last = outermost: every response, 413s included, carries the request id.
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    # Added last = outermost. Every response carries the request id and is counted; the key and
+    # rate limit are checked before a byte of body is read, then the body is read within limits.
+    app.add_middleware(
+        BodyLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s
+    )
+    app.add_middleware(Guard, settings=settings)
     app.add_middleware(Observe, metrics=observed)
     app.add_middleware(RequestId)
-    guarded = [Depends(Guard(settings))]
     app.include_router(health.router)
-    app.include_router(metrics.router, dependencies=[] if settings.metrics_public else guarded)
-    app.include_router(prompts.router, dependencies=guarded)
-    app.include_router(summaries.router, dependencies=guarded)
+    app.include_router(metrics.router)
+    app.include_router(prompts.router)
+    app.include_router(summaries.router)
     return app
 
 

@@ -1,11 +1,14 @@
-"""Pure ASGI middleware: a request id on every request, metrics for each, and a body size limit
-enforced as the body streams in (chunked bodies included), before any route or upstream call
-runs."""
+"""Pure ASGI middleware: a request id on every request, metrics for each, and a body size and
+time limit enforced as the body streams in (chunked bodies included), before any route or
+upstream call runs."""
 
 from __future__ import annotations
 
+import asyncio
+import re
 import time
 import uuid
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -16,9 +19,12 @@ from service.metrics import Metrics
 # Any other method a client sends is counted as "other": labels stay bounded.
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
+# Ids go into every log line: letters, digits and . _ : - only, so none can forge or split one.
+SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+
 
 class RequestId:
-    """Takes X-Request-ID from the client (if sane) or makes one; echoes it on the response."""
+    """Takes X-Request-ID from the client (if safe) or makes one; echoes it on the response."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -28,7 +34,7 @@ class RequestId:
             await self.app(scope, receive, send)
             return
         given = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
-        rid = given if 0 < len(given) <= 64 and given.isprintable() else uuid.uuid4().hex
+        rid = given if SAFE_REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
         token = request_id.set(rid)
 
         async def send_with_id(message: Message) -> None:
@@ -83,11 +89,13 @@ def _route_template(scope: Scope) -> str:
 
 
 class BodyLimit:
-    """Reads the request body itself, up to max_bytes; one byte more and the answer is 413."""
+    """Reads the request body itself, up to max_bytes within timeout_s; one byte more is 413,
+    a body still arriving after timeout_s (a trickle, or a client that stopped) is 408."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout_s: float) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.timeout_s = timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
@@ -99,17 +107,29 @@ class BodyLimit:
             return
         chunks: list[bytes] = []
         size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return  # the client left before sending its body: nobody to answer
-            size += len(message.get("body", b""))
-            if size > self.max_bytes:
-                await self._too_large(send)
-                return
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                while True:
+                    message = await receive()
+                    if message["type"] == "http.disconnect":
+                        return  # the client left before sending its body: nobody to answer
+                    size += len(message.get("body", b""))
+                    if size > self.max_bytes:
+                        await self._too_large(send)
+                        return
+                    chunks.append(message.get("body", b""))
+                    if not message.get("more_body", False):
+                        break
+        except TimeoutError:
+            await _refuse(
+                send,
+                408,
+                "body-timeout",
+                "Request body took too long",
+                f"the request body did not arrive within {self.timeout_s:g} s",
+                {"connection": "close"},  # the client is too slow to wait for the rest
+            )
+            return
         body = b"".join(chunks)
         replayed = False
 
@@ -123,14 +143,28 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
     async def _too_large(self, send: Send) -> None:
-        response = problem(
+        await _refuse(
+            send,
             413,
             "body-too-large",
             "Request body is too large",
             f"the request body is over the {self.max_bytes}-byte limit",
             limit=self.max_bytes,
         )
-        await response({"type": "http"}, _no_receive, send)
+
+
+async def _refuse(
+    send: Send,
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> None:
+    """Answer without the body; the server layer drops the rest of it (server.LimitedHttpTools)."""
+    response = problem(status, slug, title, detail, headers, **extra)
+    await response({"type": "http"}, _no_receive, send)
 
 
 async def _no_receive() -> Message:  # pragma: no cover - a plain JSONResponse never reads

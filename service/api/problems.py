@@ -44,6 +44,11 @@ DEFAULT_RETRY_AFTER_S = 5
 MAX_RETRY_AFTER_S = 600
 
 
+def problem_body(status: int, slug: str, title: str, detail: str, **extra: Any) -> dict[str, Any]:
+    """The RFC 9457 fields plus our extras: what every problem response carries."""
+    return {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail, **extra}
+
+
 def problem(
     status: int,
     slug: str,
@@ -52,7 +57,7 @@ def problem(
     headers: dict[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
-    body = {"type": TYPE_BASE + slug, "title": title, "status": status, "detail": detail, **extra}
+    body = problem_body(status, slug, title, detail, **extra)
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
@@ -86,6 +91,34 @@ def problem_for(exc: errors.NewsbriefError) -> JSONResponse:
     return problem(status, slug, title, str(exc), headers, **extra)
 
 
+def unreadable_body(request: Request, exc: RequestValidationError) -> JSONResponse | None:
+    """400 for a body that is not JSON at all, 415 for one not declared as JSON; else None."""
+    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    declared_json = media_type == "application/json" or media_type.endswith("+json")
+    has_body = request.headers.get("content-length", "0") != "0" or (
+        "transfer-encoding" in request.headers
+    )
+    if has_body and not declared_json:
+        return problem(
+            415,
+            "unsupported-media-type",
+            "Unsupported media type",
+            f"send the body as JSON with 'Content-Type: application/json' (got "
+            f"{media_type or 'no Content-Type'!r})",
+        )
+    for err in exc.errors():
+        if err.get("type") == "json_invalid":
+            where = err.get("loc", ("body", "?"))[-1]
+            reason = err.get("ctx", {}).get("error", "invalid JSON")
+            return problem(
+                400,
+                "malformed-body",
+                "Request body is not valid JSON",
+                f"the body is not valid JSON: {reason} at character {where}",
+            )
+    return None
+
+
 def install(app: FastAPI) -> None:
     """Register the handlers so every error response is problem+json."""
 
@@ -96,6 +129,8 @@ def install(app: FastAPI) -> None:
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
+        if (unreadable := unreadable_body(request, exc)) is not None:
+            return unreadable
         found = [
             {
                 "loc": [str(p) for p in err.get("loc", ())],

@@ -1,4 +1,8 @@
-"""API keys and per-key rate limits for /v1; health endpoints stay open."""
+"""API keys and rate limits for /v1 and /metrics, checked before the body is read; health is open.
+
+One rule for both key headers: `Authorization: Bearer <key>` (scheme in any case) and
+`X-API-Key: <key>` each give the key with surrounding spaces and tabs removed; empty is none.
+"""
 
 from __future__ import annotations
 
@@ -8,19 +12,22 @@ import math
 import time
 from dataclasses import dataclass, field
 
-from fastapi import Request
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from service.errors import RateLimitedError, UnauthorizedError
+from service.api.problems import problem_for
+from service.errors import NewsbriefError, RateLimitedError, UnauthorizedError
 from service.settings import Settings
 
+_OWS = " \t"  # RFC 9110 optional whitespace
 
-def presented_key(request: Request) -> str | None:
-    """The key from `Authorization: Bearer …` or `X-API-Key: …`."""
-    auth = request.headers.get("authorization", "")
-    scheme, _, token = auth.partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
-    return request.headers.get("x-api-key") or None
+
+def presented_key(headers: Headers) -> str | None:
+    """The key from `Authorization: Bearer …` or `X-API-Key: …`, normalised as above."""
+    scheme, _, token = headers.get("authorization", "").strip(_OWS).partition(" ")
+    if scheme.lower() == "bearer" and token.strip(_OWS):
+        return token.strip(_OWS)
+    return headers.get("x-api-key", "").strip(_OWS) or None
 
 
 def key_matches(given: str, keys: tuple[str, ...]) -> bool:
@@ -53,19 +60,44 @@ class TokenBuckets:
             self._buckets.pop(next(iter(self._buckets)))
 
 
-class Guard:
-    """The dependency that every /v1 route runs first."""
+def configured_keys(settings: Settings) -> tuple[str, ...]:
+    return tuple(k.get_secret_value() for k in settings.api_keys)
 
-    def __init__(self, settings: Settings) -> None:
-        self.keys = tuple(k.get_secret_value() for k in settings.api_keys)
+
+def has_valid_key(headers: Headers, keys: tuple[str, ...]) -> bool:
+    given = presented_key(headers)
+    return given is not None and key_matches(given, keys)
+
+
+class Guard:
+    """ASGI middleware in front of /v1 and /metrics: key, then rate limit, before any body."""
+
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.keys = configured_keys(settings)
+        # GET /metrics is guarded like /v1 unless the operator opened it for the scraper.
+        self.metrics_guarded = not settings.metrics_public
         self.buckets = (
             TokenBuckets(settings.rate_limit_per_minute) if settings.rate_limit_per_minute else None
         )
 
-    async def __call__(self, request: Request) -> None:  # async: no thread-pool hop per request
-        who = request.client.host if request.client else "unknown"
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        guarded = path == "/v1" or path.startswith("/v1/")
+        guarded |= path == "/metrics" and self.metrics_guarded
+        if scope["type"] == "http" and guarded:
+            try:
+                self.check(scope)
+            except NewsbriefError as exc:
+                await problem_for(exc)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+    def check(self, scope: Scope) -> None:
+        client = scope.get("client")
+        who = client[0] if client else "unknown"
         if self.keys:
-            given = presented_key(request)
+            given = presented_key(Headers(scope=scope))
             if given is None or not key_matches(given, self.keys):
                 raise UnauthorizedError(
                     "send an API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"

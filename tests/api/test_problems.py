@@ -73,24 +73,61 @@ def test_bad_requests_get_problem_json(
 
 
 @pytest.mark.parametrize(
-    ("raw", "content_type"),
+    ("raw", "content_type", "status", "slug", "mentions"),
     [
-        pytest.param(b"{not json", "application/json", id="malformed-json"),
-        pytest.param(b"plain text", "text/plain", id="wrong-content-type"),
-        pytest.param(b"[1, 2]", "application/json", id="json-array"),
         pytest.param(
-            b'{"article": {"text": "\\ud800 lone surrogate"}}', "application/json", id="surrogate"
+            b"{not json", "application/json", 400, "malformed-body", "character 1", id="malformed"
+        ),
+        pytest.param(
+            b'{"article": {"text": "x"},}',
+            "application/json; charset=utf-8",
+            400,
+            "malformed-body",
+            "not valid JSON",
+            id="trailing-comma",
+        ),
+        pytest.param(
+            b"plain text",
+            "text/plain",
+            415,
+            "unsupported-media-type",
+            "Content-Type: application/json",
+            id="wrong-content-type",
+        ),
+        pytest.param(
+            b'{"article": {"text": "Valid JSON, wrong type."}}',
+            "application/x-www-form-urlencoded",
+            415,
+            "unsupported-media-type",
+            "x-www-form-urlencoded",
+            id="curl-default-content-type",
+        ),
+        pytest.param(b"[1, 2]", "application/json", 422, "invalid-body", "dictionary", id="array"),
+        pytest.param(
+            b'{"article": {"text": "\\ud800 lone surrogate"}}',
+            "application/json",
+            422,
+            "invalid-body",
+            "surrogate",
+            id="surrogate",
         ),
     ],
 )
 def test_unparseable_bodies_are_4xx(
-    offline_client: TestClient, raw: bytes, content_type: str
+    offline_client: TestClient,
+    raw: bytes,
+    content_type: str,
+    status: int,
+    slug: str,
+    mentions: str,
 ) -> None:
     response = offline_client.post(
         "/v1/summaries", content=raw, headers={"content-type": content_type}
     )
-    assert response.status_code == 422, response.text
+    assert response.status_code == status, response.text
     assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"].endswith("/" + slug)
+    assert mentions in response.json()["detail"]
 
 
 def test_unknown_route_and_wrong_method(offline_client: TestClient) -> None:

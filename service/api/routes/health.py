@@ -4,25 +4,41 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from service.api.deps import ServicesDep
+from service.api.security import configured_keys, has_valid_key
 from service.llm import LLMClient
+from service.schemas import Readiness
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", operation_id="health")
 async def healthz() -> dict[str, str]:
     """The process is up."""
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "Not ready"}})
-async def readyz(services: ServicesDep) -> Any:
-    """Prompts are loaded and an engine can answer: the configured LLM or the extractive one."""
-    body = {
+@router.get(
+    "/readyz",
+    operation_id="ready",
+    response_model=Readiness,
+    responses={
+        503: {
+            "description": "Not ready: no prompts loaded, or the LLM circuit is open",
+            "model": Readiness,
+        }
+    },
+)
+async def readyz(services: ServicesDep, request: Request) -> Any:
+    """Prompts are loaded and an engine can answer: the configured LLM or the extractive one.
+
+    While the LLM circuit is open (and no extractive fallback is configured) this is 503 with the
+    reason. With API keys configured, a caller without a valid key sees only `status`: the model
+    name, prompt versions, breaker and cache are for the service's own clients."""
+    body: dict[str, Any] = {
         "status": "ready",
         "engine": "llm" if services.llm else "extractive",
         "model": services.llm.model if services.llm else None,
@@ -39,16 +55,19 @@ async def readyz(services: ServicesDep) -> Any:
         else {"state": "off"},
         "breaker": _breaker(services.llm),
     }
-    if not body["prompts"]:
-        return JSONResponse({**body, "status": "not ready"}, status_code=503)
     breaker = services.llm.breaker if services.llm else None
-    if breaker and breaker.state == "open" and services.settings.breaker_fallback == "error":
-        reason = (
+    if not body["prompts"]:
+        body |= {"status": "not ready", "reason": "no prompt files are loaded"}
+    elif breaker and breaker.state == "open" and services.settings.breaker_fallback == "error":
+        body["status"] = "not ready"
+        body["reason"] = (
             f"the LLM circuit is open after repeated failures ({breaker.last_failure}); "
             f"the next probe call in {breaker.seconds_to_probe():.0f} s"
         )
-        return JSONResponse({**body, "status": "not ready", "reason": reason}, status_code=503)
-    return body
+    keys = configured_keys(services.settings)
+    if keys and not has_valid_key(request.headers, keys):
+        body = {"status": body["status"]}
+    return JSONResponse(body, status_code=200 if body["status"] == "ready" else 503)
 
 
 def _breaker(llm: LLMClient | None) -> dict[str, Any] | None:

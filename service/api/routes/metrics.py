@@ -10,7 +10,12 @@ from service.api.deps import ServicesDep
 router = APIRouter(tags=["metrics"])
 
 
-@router.get("/metrics", response_class=Response, responses={200: {"content": {"text/plain": {}}}})
+@router.get(
+    "/metrics",
+    operation_id="metrics",
+    response_class=Response,
+    responses={200: {"content": {"text/plain": {}}}},
+)
 async def metrics(services: ServicesDep) -> Response:
     """Prometheus metrics; needs an API key when keys are set, unless NEWSBRIEF_METRICS_PUBLIC."""
     if services.llm is not None:  # open turns half-open by the clock alone, with no call

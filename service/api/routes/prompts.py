@@ -5,12 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from service.api.deps import ServicesDep
+from service.api.openapi import problem_responses
 from service.schemas import PromptInfo
 
 router = APIRouter(prefix="/v1", tags=["prompts"])
 
 
-@router.get("/prompts")
+@router.get("/prompts", operation_id="listPrompts", responses=problem_responses(401, 429, 431))
 async def list_prompts(services: ServicesDep) -> list[PromptInfo]:
     return [
         PromptInfo(

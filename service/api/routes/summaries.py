@@ -6,32 +6,17 @@ import asyncio
 import logging
 import time
 from contextlib import suppress
-from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
 from service.api.deps import ServicesDep
+from service.api.openapi import problem_responses
 from service.pipeline import summarize_article
 from service.schemas import SummaryRequest, SummaryResponse
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["summaries"])
 
-_PROBLEM: dict[str, Any] = {"content": {"application/problem+json": {}}}
-ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"description": "The body is not parseable JSON", **_PROBLEM},
-    401: {"description": "API keys are configured and none valid was sent", **_PROBLEM},
-    404: {"description": "Unknown prompt version", **_PROBLEM},
-    413: {"description": "Body or article text over the configured maximum", **_PROBLEM},
-    422: {"description": "Invalid body, or empty article text", **_PROBLEM},
-    429: {"description": "Rate limit for this API key; see Retry-After", **_PROBLEM},
-    502: {"description": "The LLM's answer was unusable (invalid, refused, rejected)", **_PROBLEM},
-    503: {
-        "description": "The LLM is unreachable, rate-limited or saturated; see Retry-After",
-        **_PROBLEM,
-    },
-    504: {"description": "The request deadline ran out", **_PROBLEM},
-}
 CLIENT_CLOSED = 499  # nginx's code: the client went away; nobody reads this response
 
 
@@ -40,7 +25,12 @@ async def _client_gone(request: Request) -> None:
         pass
 
 
-@router.post("/summaries", responses=ERRORS, response_model=SummaryResponse)
+@router.post(
+    "/summaries",
+    operation_id="createSummary",
+    responses=problem_responses(400, 401, 404, 408, 413, 415, 422, 429, 431, 502, 503, 504),
+    response_model=SummaryResponse,
+)
 async def create_summary(
     body: SummaryRequest, services: ServicesDep, request: Request
 ) -> SummaryResponse | Response:
