@@ -51,6 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 observed.breaker_state(llm.breaker.state)
                 observed.prepare(llm.model, (p.ref for p in registry))
             _announce(settings, registry, llm)
+            app.openapi()  # built once now: Observe reads its paths for requests refused early
             try:
                 yield
             finally:

@@ -82,7 +82,8 @@ def _route_template(scope: Scope) -> str:
     route = scope.get("route")
     if route is None and "app" in scope:  # answered before routing, e.g. a 413 from BodyLimit
         # Our paths have no parameters: a path equal to a documented one is its own template.
-        known = scope["app"].openapi().get("paths", {})
+        # The document is built at start-up (app.py); building it here would stall the loop.
+        known = (scope["app"].openapi_schema or {}).get("paths", {})
         return scope["path"] if scope["path"] in known else "unmatched"
     path = getattr(route, "path", None)
     return path if isinstance(path, str) else "unmatched"
