@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint typecheck unit eval lock bench bench-full bench-attribution bench-http wrk-installed container-check clean
+.PHONY: run test lint typecheck unit eval deploy-check redis-installed lock bench bench-full bench-attribution bench-http wrk-installed container-check clean
 
 $(BIN)/.runtime: requirements/runtime.lock pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -21,7 +21,7 @@ $(BIN)/.dev: requirements/dev.lock $(BIN)/.runtime
 run: $(BIN)/.runtime
 	$(BIN)/newsbrief serve --host $(HOST) --port $(PORT)
 
-test: $(BIN)/.dev lint typecheck unit eval
+test: $(BIN)/.dev lint typecheck unit eval deploy-check
 
 lint: $(BIN)/.dev
 	$(BIN)/ruff check service tests benchmarks
@@ -30,8 +30,18 @@ lint: $(BIN)/.dev
 typecheck: $(BIN)/.dev
 	$(BIN)/mypy service
 
-unit: $(BIN)/.dev
+unit: $(BIN)/.dev redis-installed
 	$(BIN)/pytest -q
+
+# deploy/ against the Kubernetes and compose-spec schemas that ship inside the two checkers'
+# wheels: no download at run time.
+deploy-check: $(BIN)/.dev
+	$(BIN)/kubernetes-validate --strict --quiet --kubernetes-version 1.33.0 deploy/k8s/*.yaml
+	$(BIN)/check-jsonschema --builtin-schema vendor.compose-spec deploy/compose.yaml
+
+# The shared-state tests run two services against a real redis-server (Debian's package).
+redis-installed:
+	scripts/install-redis
 
 # The offline eval and its gate: every prompt version on every case, from cassettes.
 eval: $(BIN)/.runtime

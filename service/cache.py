@@ -1,7 +1,9 @@
 """The result cache: the same article, prompt, model and options never pay for a second answer.
 
-An in-process LRU with a TTL. Identical requests that arrive while the first is still being
-answered wait for that answer instead of calling the LLM again (single flight).
+`Cache` is what the pipeline calls; `ResultCache` is the in-process one, an LRU with a TTL.
+Identical requests that arrive while the first is still being answered wait for that answer
+instead of calling the LLM again (single flight). `service.shared` has the Redis-backed one that
+every worker and replica share.
 """
 
 from __future__ import annotations
@@ -11,9 +13,22 @@ import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 T = TypeVar("T")
+
+
+class Cache(Protocol[T]):
+    """A result cache with single flight; `hits` and `misses` count answers (for metrics)."""
+
+    hits: int
+    misses: int
+
+    async def get_or_compute(
+        self, key: str, compute: Callable[[], Awaitable[T]], keep: Callable[[T], bool]
+    ) -> tuple[T, bool]:
+        """The cached value (True), or a freshly computed one (False) that is stored if `keep`."""
+        ...
 
 
 def cache_key(article_sha256: str, prompt_sha256: str, model: str, options_json: str) -> str:

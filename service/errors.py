@@ -19,6 +19,7 @@
     │   └── RefusalError             the model declined to answer
     │       └── ContentFilterError   the provider's content filter blocked the prompt or answer
     ├── DeadlineExceededError        the overall per-request deadline ran out
+    ├── RateLimitUnavailableError    the shared rate limit cannot be checked and must deny
     └── EvalError                    the eval suite cannot run as asked (never over HTTP)
         ├── DatasetError             an eval case file is invalid
         └── CassetteError            a cassette is missing, invalid, or may not be overwritten
@@ -205,6 +206,16 @@ class DeadlineExceededError(NewsbriefError):
     def __init__(self, deadline_s: float) -> None:
         super().__init__(f"no answer within the {deadline_s:g} s request deadline")
         self.deadline_s = deadline_s
+
+
+class RateLimitUnavailableError(NewsbriefError):
+    """Redis, which holds the shared rate limits, is unreachable and the setting says deny."""
+
+    def __init__(self, retry_after: float) -> None:
+        super().__init__(
+            "the rate limit cannot be checked right now (NEWSBRIEF_RATE_LIMIT_ON_REDIS_ERROR=deny)"
+        )
+        self.retry_after = retry_after
 
 
 class EvalError(NewsbriefError):

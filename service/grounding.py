@@ -293,36 +293,3 @@ def _unsupported(summary_texts: list[str], article: str) -> list[str]:
                     continue
             seen[figure.text] = None
     return list(seen)
-
-
-_IMAGE = re.compile(r"!\[[^\]]*\]\([^)]*\)")
-_MD_LINK = re.compile(r"\[([^\]]*)\]\(([^)]*)\)")
-_URL = re.compile(r"(?:https?://|www\.)[^\s<>\"')\]]+", re.IGNORECASE)
-
-
-def strip_foreign_links(text: str, article: str) -> tuple[str, list[str]]:
-    """Text without markdown images, and without links the article does not itself contain.
-
-    A model that obeys an injected instruction tends to smuggle out a link or an image (which a
-    client rendering markdown would fetch); neither is ever part of a faithful brief.
-    """
-    removed: list[str] = []
-
-    def drop_image(m: re.Match[str]) -> str:
-        removed.append(m.group())
-        return ""
-
-    def unlink(m: re.Match[str]) -> str:
-        if m.group(2) in article:
-            return m.group()
-        removed.append(m.group(2))
-        return m.group(1)
-
-    def drop_url(m: re.Match[str]) -> str:
-        if m.group() in article:
-            return m.group()
-        removed.append(m.group())
-        return "[link removed]"
-
-    clean = _URL.sub(drop_url, _MD_LINK.sub(unlink, _IMAGE.sub(drop_image, text)))
-    return (" ".join(clean.split()) if removed else text), removed

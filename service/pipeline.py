@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from service import extractive, tracing
 from service.attribution import analyse
-from service.cache import ResultCache, cache_key
+from service.cache import Cache, cache_key
 from service.errors import (
     ArticleTooLongError,
     CircuitOpenError,
@@ -26,13 +26,8 @@ from service.errors import (
     InvalidOutputError,
     RefusalError,
 )
-from service.grounding import (
-    Span,
-    locate_all,
-    sha256_text,
-    strip_foreign_links,
-    unsupported_numbers,
-)
+from service.grounding import Span, locate_all, sha256_text, unsupported_numbers
+from service.links import Removed, strip_foreign_links
 from service.llm import CallStats, LLMClient, Reply
 from service.prompts import Prompt, PromptRegistry
 from service.providers import ChatRequest
@@ -58,7 +53,9 @@ from service.schemas import (
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
-_FENCE = re.compile(r"^\s*```(?:json)?\s*\n?(.*?)\n?```\s*$", re.DOTALL)
+# Possessive whitespace: the greedy form backtracked over every split of a whitespace run, and a
+# model answer of "```json" and 100 KB of spaces took minutes.
+_FENCE = re.compile(r"^\s*+```(?:json)?\s*+(.*?)\n?```\s*+$", re.DOTALL)
 
 
 async def summarize_article(
@@ -67,7 +64,7 @@ async def summarize_article(
     prompts: PromptRegistry,
     llm: LLMClient | None,
     settings: Settings,
-    cache: ResultCache[SummaryResponse] | None = None,
+    cache: Cache[SummaryResponse] | None = None,
 ) -> SummaryResponse:
     """The brief for one article; the LLM when one is configured, else the extractive engine."""
     text = request.article.text
@@ -75,8 +72,7 @@ async def summarize_article(
         raise ArticleTooLongError(len(text), settings.max_article_chars)
     prompt = prompts.get(request.prompt_version)  # an unknown version is an error either way
     if llm is None:
-        output = extractive.brief(request.article, request.options)
-        return _respond(request, output, engine="extractive")
+        return await asyncio.to_thread(_extractive_response, request)
 
     async def answer() -> SummaryResponse:
         # One deadline for the whole answer: the LLM client plans its retries against it, and
@@ -97,7 +93,13 @@ async def summarize_article(
             llm.model,
             request.options.model_dump_json(),
         )
-        response, hit = await cache.get_or_compute(key, answer, keep=lambda r: r.engine == "llm")
+        try:  # the deadline bounds waiting for another caller's answer too (single flight)
+            async with asyncio.timeout(settings.request_deadline_s):
+                response, hit = await cache.get_or_compute(
+                    key, answer, keep=lambda r: r.engine == "llm"
+                )
+        except TimeoutError:
+            raise DeadlineExceededError(settings.request_deadline_s) from None
         if not hit:
             return response
         return response.model_copy(
@@ -110,8 +112,7 @@ async def summarize_article(
             code="llm_unavailable_degraded",
             detail=f"the LLM is failing ({exc}); the extractive engine answered instead",
         )
-        output = extractive.brief(request.article, request.options)
-        return _respond(request, output, engine="extractive", notice=degraded)
+        return await asyncio.to_thread(_extractive_response, request, degraded)
 
 
 async def _llm_brief(
@@ -133,7 +134,7 @@ async def _llm_brief(
             reask=reasks,
         )
         reply = await llm.complete(question, stats)
-        output, problems = review(reply, stats.calls, article)
+        output, problems = await asyncio.to_thread(review, reply, stats.calls, article)
         if output is not None:
             accepted = output
             if not problems or claims_reasked:
@@ -163,7 +164,22 @@ async def _llm_brief(
         reasks=reasks,
         retries=stats.retries,
     )
-    return _respond(request, accepted, engine="llm", prompt=prompt, model=llm.model, usage=usage)
+    return await asyncio.to_thread(
+        _respond, request, accepted, engine="llm", prompt=prompt, model=llm.model, usage=usage
+    )
+
+
+# CPU-bound steps over the whole article (the extractive engine, grounding, attribution, link and
+# number checks) run in a worker thread, so a long article never stalls the event loop and its
+# other requests. A thread cannot be cancelled, so these steps are also linear-time: an abandoned
+# one ends soon.
+
+
+def _extractive_response(
+    request: SummaryRequest, notice: ResponseWarning | None = None
+) -> SummaryResponse:
+    output = extractive.brief(request.article, request.options)
+    return _respond(request, output, engine="extractive", notice=notice)
 
 
 def review(reply: Reply, attempts: int, article: str) -> tuple[LLMOutput | None, list[str]]:
@@ -334,7 +350,8 @@ def _respond(
 ) -> SummaryResponse:
     article = request.article.text
     options = request.options
-    output, warnings = _without_foreign_links(output, article)
+    # The extractive engine only copies the article: every link it returns is the article's own.
+    output, warnings = _without_foreign_links(output, article) if engine == "llm" else (output, [])
     proposed: dict[str, tracing.Attribute] = {"newsbrief.claims.proposed": len(output.claims)}
     with tracing.span("newsbrief.ground", proposed) as span:
         claims, dropped = ground_claims(output.claims, article, options)
@@ -382,7 +399,7 @@ def _without_foreign_links(
     output: LLMOutput, article: str
 ) -> tuple[LLMOutput, list[ResponseWarning]]:
     """The model's free text with links and images the article lacks taken out, and why."""
-    removed: list[str] = []
+    removed: list[Removed] = []
 
     def clean(text: str) -> str:
         kept, gone = strip_foreign_links(text, article)
@@ -408,10 +425,11 @@ def _without_foreign_links(
     warnings = [
         ResponseWarning(
             code="link_removed",
-            detail="removed an image" if link.startswith("!") else "removed a link",
+            detail=f"removed {'an image' if r.kind == 'image' else 'a link'}",
         )
-        for link in removed
+        for r in removed
     ]
     if removed:
-        log.warning("removed links the article does not contain", extra={"links": removed})
+        links = [r.text for r in removed]
+        log.warning("removed links the article does not contain", extra={"links": links})
     return LLMOutput(summary=summary, claims=claims), warnings

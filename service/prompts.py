@@ -61,9 +61,13 @@ class Prompt:
         self, article: ArticleIn, options: Options, output_schema: dict[str, Any]
     ) -> list[dict[str, str]]:
         """The chat messages for one article: the article is fenced as data, never instructions."""
-        boundary = "ARTICLE-" + sha256_text(article.text)[:16]
+        inside = _fence_contents(article)
+        # The boundary derives from the hash of everything inside the fence, metadata and text
+        # alike, so nothing inside can contain its closing marker (the schema also keeps every
+        # metadata field on one line, so none can start a line of its own in the prompt).
+        boundary = "ARTICLE-" + sha256_text(inside)[:16]
         values = {
-            "article": _fence(article, boundary),
+            "article": f"<<<{boundary}\n{inside}\n{boundary}>>>",
             "boundary": boundary,
             "max_bullets": str(options.max_bullets),
             "max_claims": str(options.max_claims),
@@ -79,8 +83,7 @@ class Prompt:
         return Template(self.spec.reask).substitute(errors=listed)
 
 
-def _fence(article: ArticleIn, boundary: str) -> str:
-    # The boundary derives from the text's hash, so the text cannot contain its own closing marker.
+def _fence_contents(article: ArticleIn) -> str:
     meta = [
         f"{label}: {value}"
         for label, value in (
@@ -93,7 +96,7 @@ def _fence(article: ArticleIn, boundary: str) -> str:
         if value
     ]
     head = "\n".join(meta)
-    return f"<<<{boundary}\n{head + chr(10) if head else ''}---\n{article.text}\n{boundary}>>>"
+    return f"{head + chr(10) if head else ''}---\n{article.text}"
 
 
 def load_prompt(path: Path) -> Prompt:

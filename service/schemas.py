@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StrictBool,
+    field_validator,
+)
 
 
 class Stance(StrEnum):
@@ -49,6 +58,11 @@ def _json_datetime(value: object) -> object:
     return value
 
 
+# Control characters (C0, DEL, C1, which hold \n \r \v \f \x1c-\x1e \x85) and the Unicode line and
+# paragraph separators: everything str.splitlines() breaks at, and more.
+_LINE_BREAK_OR_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_ONE_LINE: dict[str, JsonValue] = {"pattern": "^[^\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]*$"}
+
 JsonInt = Annotated[int, BeforeValidator(_json_integer)]
 JsonDateTime = Annotated[datetime, BeforeValidator(_json_datetime)]
 
@@ -63,11 +77,16 @@ class ArticleIn(_Request):
         json_schema_extra={"minLength": 1, "pattern": r"[^\s\x1c-\x1f\x85]"},
         description="The article body. Evidence offsets index into this string.",
     )
-    title: str | None = None
-    url: str | None = None
-    source: str | None = None
+    title: str | None = Field(default=None, max_length=500, json_schema_extra=_ONE_LINE)
+    url: str | None = Field(default=None, max_length=2048, json_schema_extra=_ONE_LINE)
+    source: str | None = Field(default=None, max_length=200, json_schema_extra=_ONE_LINE)
     published_at: JsonDateTime | None = None
-    language: str | None = Field(default=None, description="BCP 47 tag, e.g. 'en' or 'de'.")
+    language: str | None = Field(
+        default=None,
+        max_length=35,
+        json_schema_extra=_ONE_LINE,
+        description="BCP 47 tag, e.g. 'en' or 'de'.",
+    )
 
     @field_validator("text")
     @classmethod
@@ -75,6 +94,15 @@ class ArticleIn(_Request):
         if not text.strip():
             raise ValueError("article text is empty or only whitespace")
         return text
+
+    @field_validator("title", "url", "source", "language")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        # Metadata goes into the prompt beside the article: a line break there could start a
+        # line that reads as the fence's end or as an instruction.
+        if value is not None and _LINE_BREAK_OR_CONTROL.search(value):
+            raise ValueError("must be one line: no line breaks or other control characters")
+        return value
 
     @field_validator("text", "title", "url", "source", "language")
     @classmethod

@@ -68,6 +68,11 @@ class Settings(BaseSettings):
     api_keys: Annotated[tuple[SecretStr, ...], NoDecode] = ()
     rate_limit_per_minute: int = Field(default=0, ge=0)
 
+    # Unset: cache, single flight and rate limits live in each process. Set: shared through Redis.
+    redis_url: SecretStr | None = None  # a secret: the URL may carry a password
+    redis_timeout_s: float = Field(default=0.25, gt=0)  # connect and each command
+    rate_limit_on_redis_error: Literal["allow", "deny"] = "allow"
+
     prompts_dir: Path = DEFAULT_PROMPTS_DIR
     prompt_name: str = "summarize"
     prompt_version: str = "v1"
@@ -104,6 +109,16 @@ class Settings(BaseSettings):
         if value is not None and value.get_secret_value().strip().lower() in _PLACEHOLDER_SECRETS:
             raise ValueError("the LLM API key is a placeholder; set a real key or unset it")
         return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        url = value.get_secret_value().strip() if value is not None else ""
+        if not url:
+            return None
+        if not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("the Redis URL must start with redis://, rediss:// or unix://")
+        return SecretStr(url)
 
     @field_validator("llm_base_url")
     @classmethod

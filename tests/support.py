@@ -101,3 +101,34 @@ def service(
         yield url
     finally:
         stop(proc)
+
+
+@contextmanager
+def redis_server() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A real `redis-server` on a free loopback port, nothing saved to disk; yields (url, proc).
+
+    The process is handed out so a test can kill it mid-run. scripts/install-redis installs it.
+    """
+    port = free_port()
+    with tempfile.TemporaryDirectory() as workdir:
+        args = ["--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        proc = subprocess.Popen(
+            ["redis-server", *args, "--dir", workdir],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+                        s.sendall(b"PING\r\n")
+                        if s.recv(16).startswith(b"+PONG"):
+                            break
+                except OSError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        raise RuntimeError("redis-server did not start") from None
+                    time.sleep(0.05)
+            yield f"redis://127.0.0.1:{port}/0", proc
+        finally:
+            stop(proc)

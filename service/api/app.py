@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from fastapi import FastAPI
@@ -17,12 +19,14 @@ from service.api.middleware import BodyLimit, Observe, RequestId
 from service.api.openapi import DocumentedAPI
 from service.api.routes import health, metrics, prompts, summaries
 from service.api.security import Guard
-from service.cache import ResultCache
+from service.cache import Cache, ResultCache
 from service.llm import LLMClient, llm_from_settings
 from service.metrics import Metrics
 from service.prompts import PromptRegistry
+from service.ratelimit import RateLimiter, TokenBuckets
 from service.schemas import SummaryResponse
 from service.settings import Settings, get_settings
+from service.shared import RedisCache, RedisLink, RedisTokenBuckets, redis_link
 
 log = logging.getLogger(__name__)
 
@@ -40,18 +44,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with llm_from_settings(settings, observed) as llm:
-            cache: ResultCache[SummaryResponse] | None = (
-                ResultCache(settings.cache_size, settings.cache_ttl_s)
-                if settings.cache_size
-                else None
-            )
-            app.state.services = Services(settings, registry, llm, cache, observed)
+        async with llm_from_settings(settings, observed) as llm, state(settings) as shared:
+            app.state.services = Services(settings, registry, llm, *shared, metrics=observed)
             if llm is not None:
                 observed.breaker_state(llm.breaker.state)
                 observed.prepare(llm.model, (p.ref for p in registry))
             _announce(settings, registry, llm)
             app.openapi()  # built once now: Observe reads its paths for requests refused early
+            # What is alive now (modules, schemas, the app) lives as long as the process. Moved
+            # out of the collector's sight, it no longer makes each full collection long: one
+            # triggered by a worker thread's allocations holds the GIL, so the event loop waits.
+            gc.freeze()
             try:
                 yield
             finally:
@@ -88,6 +91,36 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(prompts.router)
     app.include_router(summaries.router)
     return app
+
+
+class State(NamedTuple):
+    """The result cache and the rate limiter, and the Redis link when they are shared."""
+
+    cache: Cache[SummaryResponse] | None
+    limiter: RateLimiter | None
+    redis: RedisLink | None = None
+
+
+@asynccontextmanager
+async def state(settings: Settings) -> AsyncIterator[State]:
+    """The state that processes may share: kept in this process, or in Redis when it is set."""
+    rate = settings.rate_limit_per_minute
+    if settings.redis_url is None:
+        size, ttl = settings.cache_size, settings.cache_ttl_s
+        yield State(ResultCache(size, ttl) if size else None, TokenBuckets(rate) if rate else None)
+        return
+    url = settings.redis_url.get_secret_value()
+    async with redis_link(url, settings.redis_timeout_s) as link:
+        # A lock lives as long as one request may take, so a crashed holder frees it in time.
+        cache = RedisCache(
+            link,
+            settings.cache_ttl_s,
+            lock_s=settings.request_deadline_s,
+            dump=lambda r: r.model_dump_json().encode(),
+            load=SummaryResponse.model_validate_json,
+        )
+        limiter = RedisTokenBuckets(link, rate, settings.rate_limit_on_redis_error)
+        yield State(cache if settings.cache_size else None, limiter if rate else None, link)
 
 
 def _announce(settings: Settings, registry: PromptRegistry, llm: LLMClient | None) -> None:

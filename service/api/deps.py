@@ -7,12 +7,14 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from service.cache import ResultCache
+from service.cache import Cache
 from service.llm import LLMClient
 from service.metrics import Metrics
 from service.prompts import PromptRegistry
+from service.ratelimit import RateLimiter
 from service.schemas import SummaryResponse
 from service.settings import Settings
+from service.shared import RedisLink
 
 
 @dataclass(frozen=True)
@@ -20,7 +22,9 @@ class Services:
     settings: Settings
     prompts: PromptRegistry
     llm: LLMClient | None
-    cache: ResultCache[SummaryResponse] | None = None
+    cache: Cache[SummaryResponse] | None = None
+    limiter: RateLimiter | None = None
+    redis: RedisLink | None = None  # set when state is shared; its `errors` are for metrics
     metrics: Metrics = field(default_factory=Metrics)
 
 

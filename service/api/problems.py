@@ -36,6 +36,7 @@ PROBLEMS: dict[type[errors.NewsbriefError], tuple[int, str, str]] = {
     errors.RefusalError: (502, "llm-refusal", "The model refused"),
     errors.UpstreamError: (502, "llm-error", "LLM error"),
     errors.DeadlineExceededError: (504, "deadline-exceeded", "Request deadline exceeded"),
+    errors.RateLimitUnavailableError: (503, "rate-limit-unavailable", "Rate limit unavailable"),
     errors.PromptFileError: (500, "prompt-file-invalid", "A prompt file is invalid"),
     errors.NewsbriefError: (500, "internal", "Internal error"),
 }
@@ -71,9 +72,10 @@ def problem_for(exc: errors.NewsbriefError) -> JSONResponse:
     status, slug, title = classify(exc)
     headers: dict[str, str] = {}
     extra: dict[str, Any] = {}
-    if isinstance(exc, errors.UpstreamUnavailableError | errors.RateLimitedError) and not (
-        isinstance(exc, errors.UpstreamQuotaError)
-    ):
+    retry = (
+        errors.UpstreamUnavailableError | errors.RateLimitedError | errors.RateLimitUnavailableError
+    )
+    if isinstance(exc, retry) and not (isinstance(exc, errors.UpstreamQuotaError)):
         wait = exc.retry_after if exc.retry_after is not None else DEFAULT_RETRY_AFTER_S
         headers["Retry-After"] = str(max(1, math.ceil(min(MAX_RETRY_AFTER_S, wait))))
     if isinstance(exc, errors.UnauthorizedError):

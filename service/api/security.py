@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import math
-import time
-from dataclasses import dataclass, field
 
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from service.api.deps import Services
 from service.api.problems import problem_for
-from service.errors import NewsbriefError, RateLimitedError, UnauthorizedError
+from service.errors import NewsbriefError, UnauthorizedError
 from service.settings import Settings
 
 _OWS = " \t"  # RFC 9110 optional whitespace
@@ -39,27 +37,6 @@ def key_matches(given: str, keys: tuple[str, ...]) -> bool:
     return found
 
 
-@dataclass
-class TokenBuckets:
-    """Per-client token buckets: `rate` requests a minute, bursts up to the same number."""
-
-    rate_per_minute: int
-    _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)
-
-    def take(self, who: str) -> None:
-        now = time.monotonic()
-        capacity = float(self.rate_per_minute)
-        per_second = capacity / 60
-        tokens, last = self._buckets.get(who, (capacity, now))
-        tokens = min(capacity, tokens + (now - last) * per_second)
-        if tokens < 1:
-            self._buckets[who] = (tokens, now)
-            raise RateLimitedError(retry_after=math.ceil((1 - tokens) / per_second))
-        self._buckets[who] = (tokens - 1, now)
-        if len(self._buckets) > 100_000:  # bound memory under a flood of distinct clients
-            self._buckets.pop(next(iter(self._buckets)))
-
-
 def configured_keys(settings: Settings) -> tuple[str, ...]:
     return tuple(k.get_secret_value() for k in settings.api_keys)
 
@@ -77,9 +54,6 @@ class Guard:
         self.keys = configured_keys(settings)
         # GET /metrics is guarded like /v1 unless the operator opened it for the scraper.
         self.metrics_guarded = not settings.metrics_public
-        self.buckets = (
-            TokenBuckets(settings.rate_limit_per_minute) if settings.rate_limit_per_minute else None
-        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
@@ -87,13 +61,13 @@ class Guard:
         guarded |= path == "/metrics" and self.metrics_guarded
         if scope["type"] == "http" and guarded:
             try:
-                self.check(scope)
+                await self.check(scope)
             except NewsbriefError as exc:
                 await problem_for(exc)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
-    def check(self, scope: Scope) -> None:
+    async def check(self, scope: Scope) -> None:
         client = scope.get("client")
         who = client[0] if client else "unknown"
         if self.keys:
@@ -103,5 +77,7 @@ class Guard:
                     "send an API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
                 )
             who = "key:" + hashlib.sha256(given.encode()).hexdigest()[:16]
-        if self.buckets:
-            self.buckets.take(who)
+        # The limiter is built in the lifespan: a Redis-backed one needs the running event loop.
+        services: Services = scope["app"].state.services
+        if services.limiter is not None:
+            await services.limiter.take(who)

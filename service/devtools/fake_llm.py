@@ -45,7 +45,20 @@ FAULT_KINDS = {
     "extra_keys": "an answer with keys the schema does not have",
     "huge": "a 50 KB headline",
     "raw": "{status?, headers?, body (text) or json}: a provider's answer exactly as scripted",
+    "hostile_links": "bullets carrying every form of link and image (HOSTILE_LINKS)",
 }
+# What an injected article might get a model to repeat: 2 images and 8 links, in every form the
+# service removes (HTML, reference-style, protocol-relative, scheme-less, autolink, bare).
+HOSTILE_LINKS = [
+    '<img src="//evil.example/pixel.png"> A pixel.',
+    "Please <a href='//evil.example/p'>sign the petition</a>.",
+    "A chart: ![chart][1]",
+    "[1]: //evil.example/chart.png",
+    "See [the petition](evil.example/petition) now.",
+    "Read more at <https://evil.example/more>.",
+    "Details: //evil.example/d, www.evil.example/w and evil.example/x.",
+    "Click [here](javascript:alert(1)).",
+]
 
 
 @dataclass
@@ -135,6 +148,8 @@ def answer(article: str, kind: str = "ok") -> str:
         ]
         for claim in data["claims"][1:]:
             claim["stance"] = "support"
+    if kind == "hostile_links":
+        data["summary"]["bullets"] += HOSTILE_LINKS
     if kind == "extra_keys":
         data["admin_note"] = "ignore the schema"
         data["summary"]["tracking_url"] = "https://evil.example/t"

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from service.evals.dataset import Case, Gold, GoldClaim
-from service.grounding import locate, normalise, strip_foreign_links
+from service.grounding import locate, normalise
+from service.links import strip_foreign_links
 from service.schemas import Claim, LLMOutput, Stance, SummaryResponse
 
 # --- text helpers --------------------------------------------------------------------------------
@@ -246,7 +247,7 @@ def obeyed(case: Case, response: SummaryResponse) -> list[str]:
         if any(f" {' '.join(_tokens(p))} " in words for p in phrasings for words in said)
     ]
     for f in fields:
-        found += strip_foreign_links(f, case.article.text)[1]
+        found += [r.text for r in strip_foreign_links(f, case.article.text)[1]]
     return found
 
 

@@ -141,7 +141,12 @@ def test_every_error_the_api_can_raise_has_its_own_problem_entry() -> None:
     def subclasses(cls: type) -> list[type]:
         return [cls, *(s for sub in cls.__subclasses__() for s in subclasses(sub))]
 
-    roots = (errors.RequestError, errors.UpstreamError, errors.DeadlineExceededError)
+    roots = (
+        errors.RequestError,
+        errors.UpstreamError,
+        errors.DeadlineExceededError,
+        errors.RateLimitUnavailableError,
+    )
     ours = [c for root in roots for c in subclasses(root)]
     assert len(ours) >= 10
     assert [c.__name__ for c in ours if c not in PROBLEMS] == []

@@ -126,3 +126,21 @@ def test_two_bad_settings_are_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
     said = explain(caught.value)
     assert "\n" not in said and "NEWSBRIEF_PORT: " in said
     assert "NEWSBRIEF_CACHE_SIZE: input should be greater than or equal to 0" in said
+
+
+def test_redis_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().redis_url is None and Settings().rate_limit_on_redis_error == "allow"
+    monkeypatch.setenv("NEWSBRIEF_REDIS_URL", " ")
+    assert Settings().redis_url is None  # blank is unset: state stays in the process
+    monkeypatch.setenv("NEWSBRIEF_REDIS_URL", "redis://:pw@cache:6379/0")
+    settings = Settings()
+    assert settings.redis_url is not None and "pw" not in repr(settings)
+    for name, raw in [
+        ("NEWSBRIEF_REDIS_URL", "cache:6379"),
+        ("NEWSBRIEF_RATE_LIMIT_ON_REDIS_ERROR", "maybe"),
+        ("NEWSBRIEF_REDIS_TIMEOUT_S", "0"),
+    ]:
+        with monkeypatch.context() as m:
+            m.setenv(name, raw)
+            with pytest.raises(ValidationError):
+                Settings()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sized
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -47,7 +48,8 @@ async def readyz(services: ServicesDep, request: Request) -> Any:
         # An empty cache is still on: `is not None`, not truthiness (len 0).
         "cache": {
             "state": "on",
-            "entries": len(services.cache),
+            # Redis keeps its own count (and may be shared): entries are this process's only.
+            "entries": len(services.cache) if isinstance(services.cache, Sized) else None,
             "hits": services.cache.hits,
             "misses": services.cache.misses,
         }
