@@ -122,6 +122,12 @@ class Metrics:
             ["code"],
             registry=r,
         )
+        self.redis_errors = Counter(
+            "newsbrief_redis_errors",
+            "Redis calls that failed or were skipped in a cool-down (shared state only)",
+            registry=r,
+        )
+        self._redis_errors_seen = 0
         self.cache = Counter(
             "newsbrief_cache_lookups",
             "Result cache lookups that answered an LLM request: hit, or miss (a fresh answer)",
@@ -166,6 +172,11 @@ class Metrics:
 
     def llm_reask(self, model: str, prompt: str) -> None:
         self.llm_reasks.labels(model, prompt).inc()
+
+    def redis_errors_now(self, total: int) -> None:
+        """Bring the counter up to the Redis link's own running count (read at each scrape)."""
+        self.redis_errors.inc(max(0, total - self._redis_errors_seen))
+        self._redis_errors_seen = max(total, self._redis_errors_seen)
 
     def breaker_state(self, state: State) -> None:
         for name in BREAKER_STATES:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -191,3 +193,12 @@ def test_each_app_counts_on_its_own(offline_client: TestClient) -> None:
     with TestClient(create_app(Settings())) as other:
         m = Scrape(other.get("/metrics").text)
     assert m("newsbrief_http_requests_total", route="/healthz", method="GET", status="200") == 0
+
+
+def test_redis_errors_are_read_from_the_link_at_each_scrape(offline_client: TestClient) -> None:
+    services = offline_client.app.state.services
+    link = SimpleNamespace(errors=4)  # the shared-state link counts its own failures
+    offline_client.app.state.services = replace(services, redis=link)
+    assert Scrape(offline_client.get("/metrics").text)("newsbrief_redis_errors_total") == 4
+    link.errors = 6
+    assert Scrape(offline_client.get("/metrics").text)("newsbrief_redis_errors_total") == 6

@@ -68,3 +68,10 @@ def test_the_dashboard_queries_every_series_and_only_those() -> None:
     series = exported_series()
     assert used <= set().union(*series.values()), used - set().union(*series.values())
     assert {f for f, names in series.items() if not names & used} == set()
+
+
+def test_redis_errors_follow_the_links_running_count() -> None:
+    metrics = Metrics()
+    for total in (0, 3, 3, 5):
+        metrics.redis_errors_now(total)
+    assert metrics.registry.get_sample_value("newsbrief_redis_errors_total") == 5

@@ -20,4 +20,6 @@ async def metrics(services: ServicesDep) -> Response:
     """Prometheus metrics; needs an API key when keys are set, unless NEWSBRIEF_METRICS_PUBLIC."""
     if services.llm is not None:  # open turns half-open by the clock alone, with no call
         services.metrics.breaker_state(services.llm.breaker.state)
+    if services.redis is not None:  # the link counts its own failures; catch up with them here
+        services.metrics.redis_errors_now(services.redis.errors)
     return Response(services.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
