@@ -27,6 +27,7 @@ class CircuitBreaker:
         self._failures = 0
         self._opened_at: float | None = None
         self._probing = False
+        self.last_failure: str | None = None  # the public message of the latest "down" error
 
     @property
     def state(self) -> State:
@@ -42,11 +43,17 @@ class CircuitBreaker:
         if state == "half-open" and not self._probing:
             self._probing = True  # this caller is the probe; others still fail fast
             return
-        assert self._opened_at is not None
-        wait = max(1.0, self.cooldown_s - (self._clock() - self._opened_at))
         raise CircuitOpenError(
-            "the LLM failed repeatedly; calls are paused", retry_after=wait, attempts=0
+            "the LLM failed repeatedly; calls are paused",
+            retry_after=max(1.0, self.seconds_to_probe()),
+            attempts=0,
         )
+
+    def seconds_to_probe(self) -> float:
+        """How long until a probe call may go through: 0 unless the circuit is open."""
+        if self._opened_at is None:
+            return 0.0
+        return max(0.0, self.cooldown_s - (self._clock() - self._opened_at))
 
     def record(self, outcome: BaseException | None) -> None:
         """Book one finished call: None is a success; an error counts as its `breaker` says."""
@@ -54,6 +61,7 @@ class CircuitBreaker:
         if outcome is None or health == "up":
             self.record_success()  # it answered, if not as hoped: it is up
         elif health == "down":
+            self.last_failure = f"{type(outcome).__name__}: {outcome}"
             self.record_failure()
         else:
             self.abandon()  # cancelled, or our own back-pressure: no verdict either way

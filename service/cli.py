@@ -18,7 +18,7 @@ from service.llm import llm_from_settings
 from service.pipeline import summarize_article
 from service.prompts import PromptRegistry
 from service.schemas import SummaryRequest
-from service.settings import PACKAGE_DIR, Settings, get_settings
+from service.settings import PACKAGE_DIR, Settings, explain, get_settings
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -283,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = get_settings()
     except ValidationError as exc:
-        print(f"newsbrief: invalid settings: {exc}", file=sys.stderr)
+        print(f"newsbrief: invalid settings: {explain(exc)}", file=sys.stderr)
         return 2
     try:
         code: int = args.func(args, settings)

@@ -26,6 +26,7 @@ import openai
 import orjson
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception
 
+from service import tracing
 from service.breaker import CircuitBreaker
 from service.errors import (
     BadUpstreamResponseError,
@@ -38,6 +39,7 @@ from service.errors import (
     UpstreamRejectedError,
     UpstreamUnavailableError,
 )
+from service.metrics import Metrics
 from service.providers import ChatRequest, Profile
 from service.schemas import LLM_OUTPUT_SCHEMA
 from service.settings import Settings
@@ -333,8 +335,10 @@ class LLMClient:
         output_schema: dict[str, Any] = LLM_OUTPUT_SCHEMA,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         breaker: CircuitBreaker | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._client = client
+        self.metrics = metrics or Metrics()
         self.breaker = breaker or CircuitBreaker(
             settings.breaker_failures, settings.breaker_cooldown_s
         )
@@ -368,6 +372,7 @@ class LLMClient:
 
         def count_retry(state: RetryCallState) -> None:
             stats.retries += 1
+            self.metrics.llm_retry(self.model, request.prompt)
 
         retrying = AsyncRetrying(
             stop=stop,
@@ -377,6 +382,8 @@ class LLMClient:
             reraise=True,
             sleep=self._sleep,
         )
+        if request.reask:
+            self.metrics.llm_reask(self.model, request.prompt)
         self.breaker.before_call()
         outcome: BaseException | None = None
         try:
@@ -391,6 +398,7 @@ class LLMClient:
             raise
         finally:
             self.breaker.record(outcome)  # the one place the breaker hears how a call ended
+            self.metrics.breaker_state(self.breaker.state)
 
     async def _once(self, request: ChatRequest, stats: CallStats) -> Reply:
         try:
@@ -402,7 +410,7 @@ class LLMClient:
                 retry_after=1.0,
             ) from None
         try:
-            return await self._call(request, stats)
+            return await self._observed(request, stats)
         except UpstreamError as exc:
             log.warning(
                 "LLM attempt failed",
@@ -416,6 +424,36 @@ class LLMClient:
             raise
         finally:
             self._slots.release()
+
+    async def _observed(self, request: ChatRequest, stats: CallStats) -> Reply:
+        """One call, counted in the metrics and traced as a GenAI "chat" span."""
+        attributes: dict[str, tracing.Attribute] = {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": self._settings.llm_provider,
+            "gen_ai.request.model": self.model,
+            "gen_ai.request.temperature": request.temperature,
+            "newsbrief.prompt": request.prompt,
+            "newsbrief.reask": request.reask,
+        }
+        before = (stats.prompt_tokens, stats.completion_tokens)
+        failure: BaseException | None = None
+        with (
+            self.metrics.llm_in_flight.track_inprogress(),
+            tracing.span(f"chat {self.model}", attributes, client=True) as span,
+        ):
+            try:
+                reply = await self._call(request, stats)
+            except BaseException as exc:
+                failure = exc
+                span.set_attribute("error.type", type(exc).__name__)
+                raise
+            finally:
+                used = (stats.prompt_tokens - before[0], stats.completion_tokens - before[1])
+                span.set_attribute("gen_ai.usage.input_tokens", used[0])
+                span.set_attribute("gen_ai.usage.output_tokens", used[1])
+                self.metrics.llm_call(self.model, request.prompt, *used, failure)
+            span.set_attribute("gen_ai.response.finish_reasons", [reply.finish_reason or ""])
+            return reply
 
     async def _call(self, request: ChatRequest, stats: CallStats) -> Reply:
         remaining = request.deadline - time.monotonic()
@@ -470,7 +508,9 @@ class LLMClient:
 
 
 @asynccontextmanager
-async def llm_from_settings(settings: Settings) -> AsyncIterator[LLMClient | None]:
+async def llm_from_settings(
+    settings: Settings, metrics: Metrics | None = None
+) -> AsyncIterator[LLMClient | None]:
     """The process's LLM client with its connection pool, or None when no LLM is configured."""
     if not settings.llm_configured:
         yield None
@@ -478,4 +518,4 @@ async def llm_from_settings(settings: Settings) -> AsyncIterator[LLMClient | Non
     # Enough pooled connections for many requests in flight to one upstream.
     limits = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
     async with httpx.AsyncClient(limits=limits) as http:
-        yield LLMClient(build_openai_client(settings, http), settings)
+        yield LLMClient(build_openai_client(settings, http), settings, metrics=metrics)

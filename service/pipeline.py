@@ -16,7 +16,7 @@ from typing import Literal
 
 from pydantic import ValidationError
 
-from service import extractive
+from service import extractive, tracing
 from service.attribution import analyse
 from service.cache import Cache, cache_key
 from service.errors import (
@@ -126,7 +126,12 @@ async def _llm_brief(
     accepted: LLMOutput | None = None  # the latest valid answer, kept so no reask loses it
     while True:
         question = ChatRequest(
-            messages, prompt.spec.temperature, prompt.spec.max_output_tokens, deadline
+            messages,
+            prompt.spec.temperature,
+            prompt.spec.max_output_tokens,
+            deadline,
+            prompt=prompt.ref,
+            reask=reasks,
         )
         reply = await llm.complete(question, stats)
         output, problems = await asyncio.to_thread(review, reply, stats.calls, article)
@@ -347,7 +352,15 @@ def _respond(
     options = request.options
     # The extractive engine only copies the article: every link it returns is the article's own.
     output, warnings = _without_foreign_links(output, article) if engine == "llm" else (output, [])
-    claims, dropped = ground_claims(output.claims, article, options)
+    proposed: dict[str, tracing.Attribute] = {"newsbrief.claims.proposed": len(output.claims)}
+    with tracing.span("newsbrief.ground", proposed) as span:
+        claims, dropped = ground_claims(output.claims, article, options)
+        span.set_attribute("newsbrief.claims.returned", len(claims))
+        span.set_attribute("newsbrief.claims.dropped", [w.code for w in dropped])
+        span.set_attribute(
+            "newsbrief.attribution.verified",
+            sum(c.attribution_check.status == "verified" for c in claims),
+        )
     warnings += dropped
     bullets = output.summary.bullets
     if len(bullets) > options.max_bullets:

@@ -54,6 +54,8 @@ class ChatRequest:
     temperature: float
     max_output_tokens: int
     deadline: float  # time.monotonic() by which the whole answer must be in
+    prompt: str = "-"  # the prompt's ref, for metrics: "summarize@v1"
+    reask: int = 0  # 0 for the first question, n for the nth reask
 
 
 @dataclass(frozen=True)

@@ -296,20 +296,33 @@ class PromptInfo(BaseModel):
 
 
 class CacheStats(BaseModel):
-    entries: int
-    hits: int
-    misses: int
+    """The result cache: `off` (NEWSBRIEF_CACHE_SIZE=0) has no counters."""
+
+    state: Literal["on", "off"]
+    entries: int | None = None
+    hits: int | None = None
+    misses: int | None = None
+
+
+class BreakerInfo(BaseModel):
+    """The LLM circuit breaker: its state, the latest failure that counted, the wait for a probe."""
+
+    state: Literal["closed", "open", "half-open"]
+    last_failure: str | None = None
+    probe_in_s: float
 
 
 class Readiness(BaseModel):
     """GET /readyz. With API keys configured, a caller without a valid key gets `status` only."""
 
     status: Literal["ready", "not ready"]
+    reason: str | None = Field(default=None, description="why not ready")
     engine: Literal["llm", "extractive"] | None = None
     model: str | None = None
     prompts: list[str] | None = None
     default_prompt: str | None = None
     cache: CacheStats | None = None
+    breaker: BreakerInfo | None = Field(default=None, description="null without an LLM")
 
 
 class ValidationIssue(BaseModel):

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -91,6 +91,12 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = Field(default=20.0, ge=0)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
+    # GET /metrics asks for an API key like /v1 when keys are set, unless this is true.
+    metrics_public: bool = False
+    # prometheus_client's own variable: workers share their metrics through files there.
+    prometheus_multiproc_dir: str | None = Field(
+        default=None, validation_alias=AliasChoices("PROMETHEUS_MULTIPROC_DIR")
+    )
 
     @field_validator("api_keys", mode="before")
     @classmethod
@@ -125,6 +131,17 @@ class Settings(BaseSettings):
     def llm_configured(self) -> bool:
         """An LLM counts as configured when a key or a base URL is set."""
         return self.llm_api_key is not None or self.llm_base_url is not None
+
+
+def explain(exc: ValidationError) -> str:
+    """A settings error as one line naming each environment variable, without pydantic's dump."""
+    found: dict[str, list[str]] = {}
+    for err in exc.errors(include_url=False):
+        field = str(err["loc"][0]) if err["loc"] else "settings"
+        name = field if field.isupper() else f"NEWSBRIEF_{field.upper()}"
+        message = err["msg"].removeprefix("Value error, ")
+        found.setdefault(name, []).append(message[:1].lower() + message[1:])
+    return "; ".join(f"{name}: {' or '.join(msgs)}" for name, msgs in found.items())
 
 
 @lru_cache

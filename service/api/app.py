@@ -3,31 +3,41 @@
 from __future__ import annotations
 
 import gc
+import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import NamedTuple
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from service import __version__
+from service import __version__, tracing
 from service.api import problems
 from service.api.deps import Services
-from service.api.middleware import BodyLimit, RequestId
+from service.api.middleware import BodyLimit, Observe, RequestId
 from service.api.openapi import document
-from service.api.routes import health, prompts, summaries
+from service.api.routes import health, metrics, prompts, summaries
 from service.api.security import Guard
 from service.cache import Cache, ResultCache
-from service.llm import llm_from_settings
+from service.llm import LLMClient, llm_from_settings
+from service.metrics import Metrics
 from service.prompts import PromptRegistry
 from service.ratelimit import RateLimiter, TokenBuckets
 from service.schemas import SummaryResponse
 from service.settings import Settings, get_settings
 from service.shared import RedisCache, RedisLink, RedisTokenBuckets, redis_link
 
+log = logging.getLogger(__name__)
+
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
+    # The standard OTEL_* variables turn tracing on (with the otel extra installed).
+    if (provider := tracing.from_environment(os.environ)) is not None:
+        tracing.install(provider)
+    observed = Metrics(settings.prometheus_multiproc_dir)
     # Load prompts now, not in the lifespan: a broken prompt file stops start-up with its name.
     registry = PromptRegistry.from_dir(
         settings.prompts_dir, settings.prompt_name, settings.prompt_version
@@ -35,13 +45,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with llm_from_settings(settings) as llm, state(settings) as shared:
-            app.state.services = Services(settings, registry, llm, *shared)
+        async with llm_from_settings(settings, observed) as llm, state(settings) as shared:
+            app.state.services = Services(settings, registry, llm, *shared, metrics=observed)
+            if llm is not None:
+                observed.breaker_state(llm.breaker.state)
+                observed.prepare(llm.model, (p.ref for p in registry))
+            _announce(settings, registry, llm)
+            app.openapi()  # built once now: Observe reads its paths for requests refused early
             # What is alive now (modules, schemas, the app) lives as long as the process. Moved
             # out of the collector's sight, it no longer makes each full collection long: one
             # triggered by a worker thread's allocations holds the GIL, so the event loop waits.
             gc.freeze()
-            yield
+            try:
+                yield
+            finally:
+                observed.close()
 
     # /docs and /redoc load their scripts from the package (fastapi-offline), not a CDN.
     app = FastAPIOffline(
@@ -49,17 +67,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         summary="News article → structured, evidence-grounded brief.",
         lifespan=lifespan,
+        # FastAPI's own request spans, on our provider only: its metrics and logs stay off
+        # (Prometheus and our JSON logs do those), and so does all of it while tracing is off.
+        telemetry={
+            "tracing": tracing.enabled(),
+            "tracer_provider": tracing.provider(),
+            "metrics": False,
+            "logs": False,
+            "auto_configure": False,
+        },
     )
     document(app, keys_required=bool(settings.api_keys))
+    app.state.metrics = observed  # the problem handlers count errors by type here
     problems.install(app)
-    # Added last = outermost. Every response carries the request id; the key and rate limit
-    # are checked before a byte of body is read, then the body is read within its limits.
+    # Added last = outermost. Every response carries the request id and is counted; the key and
+    # rate limit are checked before a byte of body is read, then the body is read within limits.
     app.add_middleware(
         BodyLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s
     )
     app.add_middleware(Guard, settings=settings)
+    app.add_middleware(Observe, metrics=observed)
     app.add_middleware(RequestId)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(prompts.router)
     app.include_router(summaries.router)
     return app
@@ -93,3 +123,29 @@ async def state(settings: Settings) -> AsyncIterator[State]:
         )
         limiter = RedisTokenBuckets(link, rate, settings.rate_limit_on_redis_error)
         yield State(cache if settings.cache_size else None, limiter if rate else None, link)
+
+
+def _announce(settings: Settings, registry: PromptRegistry, llm: LLMClient | None) -> None:
+    """One INFO line at start-up saying what answers and within which limits; never the key."""
+    upstream = urlsplit(settings.llm_base_url or "https://api.openai.com/v1")
+    host = f"{upstream.hostname}:{upstream.port}" if upstream.port else upstream.hostname
+    facts: dict[str, object] = {
+        "engine": "llm" if llm else "extractive",
+        "model": llm.model if llm else None,
+        "upstream_host": host if llm else None,
+        "provider": settings.llm_provider if llm else None,
+        "default_prompt": registry.default_ref,
+        "max_article_chars": settings.max_article_chars,
+        "max_body_bytes": settings.max_body_bytes,
+        "request_deadline_s": settings.request_deadline_s,
+        "llm_max_concurrency": settings.llm_max_concurrency,
+        "llm_max_attempts": settings.llm_max_attempts,
+        "llm_max_reasks": settings.llm_max_reasks,
+        "rate_limit_per_minute": settings.rate_limit_per_minute,
+        "cache_size": settings.cache_size,
+        "api_keys": len(settings.api_keys),
+        "metrics_public": settings.metrics_public,
+        "tracing": tracing.enabled(),
+    }
+    shown = " ".join(f"{k}={v}" for k, v in facts.items() if v is not None)
+    log.info(f"newsbrief starting: {shown}", extra=facts)

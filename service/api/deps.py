@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
 
 from service.cache import Cache
 from service.llm import LLMClient
+from service.metrics import Metrics
 from service.prompts import PromptRegistry
 from service.ratelimit import RateLimiter
 from service.schemas import SummaryResponse
@@ -24,6 +25,7 @@ class Services:
     cache: Cache[SummaryResponse] | None = None
     limiter: RateLimiter | None = None
     redis: RedisLink | None = None  # set when state is shared; its `errors` are for metrics
+    metrics: Metrics = field(default_factory=Metrics)
 
 
 async def get_services(request: Request) -> Services:  # async: sync ones run in a thread pool

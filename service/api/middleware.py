@@ -1,10 +1,12 @@
-"""Pure ASGI middleware: a request id on every request, and a body size and time limit enforced
-as the body streams in (chunked bodies included), before any route or upstream call runs."""
+"""Pure ASGI middleware: a request id on every request, metrics for each, and a body size and
+time limit enforced as the body streams in (chunked bodies included), before any route or
+upstream call runs."""
 
 from __future__ import annotations
 
 import asyncio
 import re
+import time
 import uuid
 from typing import Any
 
@@ -12,6 +14,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.api.problems import problem
 from service.logs import request_id
+from service.metrics import Metrics
+
+# Any other method a client sends is counted as "other": labels stay bounded.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 # Ids go into every log line: letters, digits and . _ : - only, so none can forge or split one.
 SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -40,6 +46,47 @@ class RequestId:
             await self.app(scope, receive, send_with_id)
         finally:
             request_id.reset(token)
+
+
+class Observe:
+    """Counts and times every request by route template and status."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        method = scope["method"] if scope["method"] in _METHODS else "other"
+        status = 500  # unless a response starts: an exception escaped to the server
+
+        async def send_observed(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        with self.metrics.http_in_flight.track_inprogress():
+            try:
+                await self.app(scope, receive, send_observed)
+            finally:
+                route = _route_template(scope)
+                self.metrics.request(route, method, status, time.perf_counter() - started)
+
+
+def _route_template(scope: Scope) -> str:
+    """The path template that serves this request ("/v1/summaries"), never the raw path."""
+    route = scope.get("route")
+    if route is None and "app" in scope:  # answered before routing, e.g. a 413 from BodyLimit
+        # Our paths have no parameters: a path equal to a documented one is its own template.
+        # The document is built at start-up (app.py); building it here would stall the loop.
+        known = (scope["app"].openapi_schema or {}).get("paths", {})
+        return scope["path"] if scope["path"] in known else "unmatched"
+    path = getattr(route, "path", None)
+    return path if isinstance(path, str) else "unmatched"
 
 
 class BodyLimit:

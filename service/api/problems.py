@@ -62,9 +62,14 @@ def problem(
     return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
+def classify(exc: errors.NewsbriefError) -> tuple[int, str, str]:
+    """Status, type slug and title for one of our errors: the nearest class in PROBLEMS."""
+    return next(PROBLEMS[c] for c in type(exc).__mro__ if c in PROBLEMS)
+
+
 def problem_for(exc: errors.NewsbriefError) -> JSONResponse:
     """The one translation from our errors to HTTP."""
-    status, slug, title = next(PROBLEMS[c] for c in type(exc).__mro__ if c in PROBLEMS)
+    status, slug, title = classify(exc)
     headers: dict[str, str] = {}
     extra: dict[str, Any] = {}
     retry = (
@@ -121,6 +126,7 @@ def install(app: FastAPI) -> None:
 
     async def on_ours(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, errors.NewsbriefError)
+        request.app.state.metrics.error(classify(exc)[1])
         return problem_for(exc)
 
     async def on_validation(request: Request, exc: Exception) -> JSONResponse:

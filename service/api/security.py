@@ -1,4 +1,4 @@
-"""API keys and per-key rate limits for /v1, checked before the body is read; health stays open.
+"""API keys and rate limits for /v1 and /metrics, checked before the body is read; health is open.
 
 One rule for both key headers: `Authorization: Bearer <key>` (scheme in any case) and
 `X-API-Key: <key>` each give the key with surrounding spaces and tabs removed; empty is none.
@@ -47,15 +47,19 @@ def has_valid_key(headers: Headers, keys: tuple[str, ...]) -> bool:
 
 
 class Guard:
-    """ASGI middleware in front of /v1: key, then rate limit, before a byte of body is read."""
+    """ASGI middleware in front of /v1 and /metrics: key, then rate limit, before any body."""
 
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.keys = configured_keys(settings)
+        # GET /metrics is guarded like /v1 unless the operator opened it for the scraper.
+        self.metrics_guarded = not settings.metrics_public
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
-        if scope["type"] == "http" and (path == "/v1" or path.startswith("/v1/")):
+        guarded = path == "/v1" or path.startswith("/v1/")
+        guarded |= path == "/metrics" and self.metrics_guarded
+        if scope["type"] == "http" and guarded:
             try:
                 await self.check(scope)
             except NewsbriefError as exc:

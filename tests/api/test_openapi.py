@@ -75,7 +75,7 @@ def test_key_schemes_apply_to_v1_only() -> None:
 
 def test_operation_ids_are_short_names() -> None:
     ids = {op["operationId"] for _, op in operations(document())}
-    assert ids == {"createSummary", "listPrompts", "health", "ready"}
+    assert ids == {"createSummary", "listPrompts", "health", "ready", "metrics"}
 
 
 @pytest.fixture(scope="module")

@@ -298,7 +298,12 @@ def test_an_identical_request_is_answered_from_the_cache(
     assert again["claims"] == first["claims"] and again["summary"] == first["summary"]
     other_options = post(client, article, options={"max_bullets": 2}).json()
     assert other_options["cached"] is False and route.call_count == 2
-    assert client.get("/readyz").json()["cache"] == {"entries": 2, "hits": 1, "misses": 2}
+    assert client.get("/readyz").json()["cache"] == {
+        "state": "on",
+        "entries": 2,
+        "hits": 1,
+        "misses": 2,
+    }
 
 
 def test_the_cache_can_be_turned_off(

@@ -216,11 +216,15 @@ def test_circuit_breaker_opens_fails_fast_then_recovers(llm_mock: respx.MockRout
         assert {r.json()["type"].rsplit("/", 1)[1] for r in fast} == {"llm-circuit-open"}
         assert all(int(r.headers["retry-after"]) >= 1 for r in fast)
         assert route.call_count == calls  # no upstream calls while open
+        assert client.get("/readyz").status_code == 503  # a balancer stops sending traffic
         time.sleep(0.6)
+        assert client.get("/readyz").json()["breaker"]["state"] == "half-open"
         route.respond(200, json=completion_json(brief_json([claim(GOOD_EVIDENCE)])))
         probe = client.post("/v1/summaries", json=body)
         assert probe.status_code == 200 and route.call_count == calls + 1
         assert client.post("/v1/summaries", json=body).status_code == 200  # closed again
+        ready = client.get("/readyz")
+        assert ready.status_code == 200 and ready.json()["breaker"]["state"] == "closed"
 
 
 def test_an_open_circuit_can_fall_back_to_the_extractive_engine(

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from service.cli import main
+from service.settings import get_settings
 from tests.conftest import ARTICLES
 
 
@@ -95,3 +96,21 @@ def test_dev_tools_missing_from_an_install_say_what_to_install(
     assert main(command) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "pip install -e '.[dev]'" in err and "newsbrief_dev" in err
+
+
+@pytest.mark.parametrize("argv", [["serve"], ["prompts", "list"], ["summarize", "-"]])
+def test_a_bad_setting_is_one_line_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], argv: list[str]
+) -> None:
+    monkeypatch.setenv("NEWSBRIEF_PORT", "abc")
+    get_settings.cache_clear()
+    try:
+        assert main(argv) == 2
+    finally:
+        get_settings.cache_clear()
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        "newsbrief: invalid settings: NEWSBRIEF_PORT: input should be a valid integer, "
+        "unable to parse string as an integer\n"
+    )

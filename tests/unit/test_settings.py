@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from service.settings import Settings
+from service.settings import Settings, explain
 
 
 def test_fresh_machine_has_no_llm() -> None:
@@ -88,6 +88,44 @@ def test_bad_provider_settings_fail_at_start(
     monkeypatch.setenv(name, raw)
     with pytest.raises(ValidationError):
         Settings()
+
+
+@pytest.mark.parametrize(
+    ("env", "said"),
+    [
+        (
+            {"NEWSBRIEF_PORT": "abc"},
+            "NEWSBRIEF_PORT: input should be a valid integer, unable to parse string as an integer",
+        ),
+        (
+            {"NEWSBRIEF_LLM_API_KEY": "changeme"},
+            "NEWSBRIEF_LLM_API_KEY: the LLM API key is a placeholder; set a real key or unset it",
+        ),
+        (  # a union names the variable once, with each way it could have been right
+            {"NEWSBRIEF_LLM_TEMPERATURE": "9"},
+            "NEWSBRIEF_LLM_TEMPERATURE: input should be less than or equal to 2 "
+            "or input should be 'omit'",
+        ),
+    ],
+)
+def test_a_settings_error_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], said: str
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError) as caught:
+        Settings()
+    assert explain(caught.value) == said
+
+
+def test_two_bad_settings_are_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSBRIEF_PORT", "abc")
+    monkeypatch.setenv("NEWSBRIEF_CACHE_SIZE", "-1")
+    with pytest.raises(ValidationError) as caught:
+        Settings()
+    said = explain(caught.value)
+    assert "\n" not in said and "NEWSBRIEF_PORT: " in said
+    assert "NEWSBRIEF_CACHE_SIZE: input should be greater than or equal to 0" in said
 
 
 def test_redis_settings(monkeypatch: pytest.MonkeyPatch) -> None:

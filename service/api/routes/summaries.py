@@ -57,6 +57,10 @@ async def create_summary(
         log.info("client disconnected; summary cancelled")
         return Response(status_code=CLIENT_CLOSED)
     result = work.result()  # re-raises the pipeline's error for the problem handlers
+    through_cache = services.cache is not None and result.engine == "llm"
+    services.metrics.answered(
+        result, cache=("hit" if result.cached else "miss") if through_cache else None
+    )
     log.info(
         "summary",
         extra={
