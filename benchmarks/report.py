@@ -412,7 +412,7 @@ small-context models and long articles together.
 ## Rerun
 
 ```sh
-make bench        # short run, under 2 minutes: writes build/bench/
+make bench        # short run, a few minutes: writes build/bench/
 make bench-full   # the full grid (about 15 minutes): rewrites this file and its plot
 make bench-scale  # only the hot-path and workers rows (about 4 minutes), into this file
 ```
