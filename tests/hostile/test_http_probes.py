@@ -100,13 +100,23 @@ def healthz_watch(api: Server) -> Iterator[list[float]]:
     failures: list[str] = []
     stop = threading.Event()
 
+    def ask() -> int:
+        with api.connect() as sock:  # a raw socket: an HTTP client's set-up would count as a stall
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: watch\r\n\r\n")
+            return read_response(sock)[0]
+
     def poll() -> None:
         while not stop.is_set():
             started = time.perf_counter()
-            try:  # a raw socket: an HTTP client's own set-up would count as a stall
-                with api.connect() as sock:
-                    sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: watch\r\n\r\n")
-                    status = read_response(sock)[0]
+            try:
+                try:
+                    status = ask()
+                except ConnectionError:
+                    # Under a socket flood past the cap, a connection whose request has not
+                    # arrived yet may be the oldest idle one, which the cap closes to make room
+                    # (the documented policy). Asking again is what a client does; the stall
+                    # bound below still covers both tries.
+                    status = ask()
                 if status != 200:
                     failures.append(f"status {status}")
             except OSError as exc:
