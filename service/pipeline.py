@@ -10,9 +10,9 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, ParamSpec, TypeVar
 
 from pydantic import ValidationError
 
@@ -53,6 +53,8 @@ from service.schemas import (
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
+P = ParamSpec("P")
+T = TypeVar("T")
 # Possessive whitespace: the greedy form backtracked over every split of a whitespace run, and a
 # model answer of "```json" and 100 KB of spaces took minutes.
 _FENCE = re.compile(r"^\s*+```(?:json)?\s*+(.*?)\n?```\s*+$", re.DOTALL)
@@ -72,7 +74,7 @@ async def summarize_article(
         raise ArticleTooLongError(len(text), settings.max_article_chars)
     prompt = prompts.get(request.prompt_version)  # an unknown version is an error either way
     if llm is None:
-        return await asyncio.to_thread(_extractive_response, request)
+        return await _off_loop(len(text), _extractive_response, request)
 
     async def answer() -> SummaryResponse:
         # One deadline for the whole answer: the LLM client plans its retries against it, and
@@ -112,7 +114,7 @@ async def summarize_article(
             code="llm_unavailable_degraded",
             detail=f"the LLM is failing ({exc}); the extractive engine answered instead",
         )
-        return await asyncio.to_thread(_extractive_response, request, degraded)
+        return await _off_loop(len(text), _extractive_response, request, degraded)
 
 
 async def _llm_brief(
@@ -123,7 +125,7 @@ async def _llm_brief(
     stats = CallStats()
     reasks = 0
     claims_reasked = False
-    accepted: LLMOutput | None = None  # the latest valid answer, kept so no reask loses it
+    accepted: Reviewed | None = None  # the latest valid answer, kept so no reask loses it
     while True:
         question = ChatRequest(
             messages,
@@ -134,9 +136,10 @@ async def _llm_brief(
             reask=reasks,
         )
         reply = await llm.complete(question, stats)
-        output, problems = await asyncio.to_thread(review, reply, stats.calls, article)
-        if output is not None:
-            accepted = output
+        size = len(article) + len(reply.content or "")
+        reviewed, problems = await _off_loop(size, review, reply, stats.calls, article)
+        if reviewed is not None:
+            accepted, accepted_size = reviewed, size
             if not problems or claims_reasked:
                 break
             claims_reasked = True  # one reask for evidence and speakers; then drop what stays wrong
@@ -164,35 +167,75 @@ async def _llm_brief(
         reasks=reasks,
         retries=stats.retries,
     )
-    return await asyncio.to_thread(
-        _respond, request, accepted, engine="llm", prompt=prompt, model=llm.model, usage=usage
+    return await _off_loop(
+        accepted_size,
+        _respond,
+        request,
+        accepted,
+        engine="llm",
+        prompt=prompt,
+        model=llm.model,
+        usage=usage,
     )
 
 
 # CPU-bound steps over the whole article (the extractive engine, grounding, attribution, link and
-# number checks) run in a worker thread, so a long article never stalls the event loop and its
-# other requests. A thread cannot be cancelled, so these steps are also linear-time: an abandoned
-# one ends soon.
+# number checks) run in a worker thread when their input is long, so a long article never stalls
+# the event loop and its other requests. A short one runs on the loop: its steps take less time
+# than the hop to a thread and back. A thread cannot be cancelled, so these steps are also
+# linear-time: an abandoned one ends soon.
+INLINE_MAX_CHARS = 8_000  # article and answer together; the steps take ~0.1 ms per 1,000 chars
+
+
+async def _off_loop(size: int, step: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """step(*args, **kwargs): on the loop for `size` characters of input up to the bound above,
+    else in a worker thread."""
+    if size <= INLINE_MAX_CHARS:
+        return step(*args, **kwargs)
+    return await asyncio.to_thread(step, *args, **kwargs)
 
 
 def _extractive_response(
     request: SummaryRequest, notice: ResponseWarning | None = None
 ) -> SummaryResponse:
     output = extractive.brief(request.article, request.options)
-    return _respond(request, output, engine="extractive", notice=notice)
+    return _respond(request, hold(output, request.article.text), engine="extractive", notice=notice)
 
 
-def review(reply: Reply, attempts: int, article: str) -> tuple[LLMOutput | None, list[str]]:
+@dataclass(frozen=True)
+class Reviewed:
+    """An answer fit to use: each claim held against the article once, in order, and the links
+    taken out of the model's free text on the way (an LLM answer only)."""
+
+    output: LLMOutput
+    grounded: list[Grounded]
+    removed: list[Removed]
+
+    @property
+    def problems(self) -> list[str]:
+        """Why claims would be dropped, worded for a reask."""
+        return [g.problem for g in self.grounded if g.problem]
+
+
+def hold(output: LLMOutput, article: str, removed: list[Removed] | None = None) -> Reviewed:
+    """The output with every claim grounded in the article."""
+    return Reviewed(output, [ground(c, article) for c in output.claims], removed or [])
+
+
+def review(reply: Reply, attempts: int, article: str) -> tuple[Reviewed | None, list[str]]:
     """An answer and every problem to send back in a reask.
 
-    No output: it is unusable as it stands (refused, cut off, not the schema, oversized). Output
-    with problems: usable, but some claims would be dropped (evidence not in the article or a
-    mere fragment, or a passage the article gives to someone else).
+    No answer: it is unusable as it stands (refused, cut off, not the schema, oversized). An
+    answer with problems: usable, but some claims would be dropped (evidence not in the article
+    or a mere fragment, or a passage the article gives to someone else). The claims are grounded
+    here, after foreign links are taken out, and the response reuses that grounding.
     """
     output, problems = parse_reply(reply, attempts)
     if output is None:
         return None, problems
-    return output, [g.problem for c in output.claims if (g := ground(c, article)).problem]
+    cleaned, removed = _without_foreign_links(output, article)
+    reviewed = hold(cleaned, article, removed)
+    return reviewed, reviewed.problems
 
 
 def parse_reply(reply: Reply, attempts: int) -> tuple[LLMOutput | None, list[str]]:
@@ -262,7 +305,7 @@ class Grounded:
     drop: WarningCode | None = None
 
 
-def ground(claim: LLMClaim, article: str, *, require_verified: bool = False) -> Grounded:
+def ground(claim: LLMClaim, article: str) -> Grounded:
     """Locate a claim's evidence and check its attribution, preferring the holder's occurrence."""
     spans = locate_all(claim.evidence, article)
     if not spans:
@@ -292,9 +335,6 @@ def ground(claim: LLMClaim, article: str, *, require_verified: bool = False) -> 
             f"{_shown(claim, article)}"
         )
         return Grounded(span, result, problem, "claim_dropped_misattributed")
-    if check.status == "unverified" and require_verified:
-        problem = f"the article does not say who said this passage: {_shown(claim, article)}"
-        return Grounded(span, result, problem, "claim_dropped_unverified")
     return Grounded(span, result)
 
 
@@ -303,14 +343,16 @@ def _shown(claim: LLMClaim, article: str) -> str:
     return repr(strip_foreign_links(claim.evidence[:200], article)[0])
 
 
-def ground_claims(
-    candidates: Iterable[LLMClaim], article: str, options: Options
+def select_claims(
+    reviewed: Reviewed, article: str, options: Options
 ) -> tuple[list[Claim], list[ResponseWarning]]:
     """Claims whose evidence is located and attributed to their holder; a warning for each drop."""
     claims: list[Claim] = []
     warnings: list[ResponseWarning] = []
-    for c in candidates:
-        g = ground(c, article, require_verified=options.require_verified_attribution)
+    for c, g in zip(reviewed.output.claims, reviewed.grounded, strict=True):
+        if options.require_verified_attribution and g.check and g.check.status == "unverified":
+            problem = f"the article does not say who said this passage: {_shown(c, article)}"
+            g = Grounded(g.span, g.check, problem, "claim_dropped_unverified")
         if g.drop or g.span is None or g.check is None:
             code = g.drop or "claim_dropped_ungrounded"
             warnings.append(ResponseWarning(code=code, detail=f"{c.holder}: {g.problem}"))
@@ -340,7 +382,7 @@ def ground_claims(
 
 def _respond(
     request: SummaryRequest,
-    output: LLMOutput,
+    reviewed: Reviewed,
     *,
     engine: Literal["llm", "extractive"],
     prompt: Prompt | None = None,
@@ -350,11 +392,11 @@ def _respond(
 ) -> SummaryResponse:
     article = request.article.text
     options = request.options
-    # The extractive engine only copies the article: every link it returns is the article's own.
-    output, warnings = _without_foreign_links(output, article) if engine == "llm" else (output, [])
+    output = reviewed.output
+    warnings = _link_warnings(reviewed.removed)
     proposed: dict[str, tracing.Attribute] = {"newsbrief.claims.proposed": len(output.claims)}
     with tracing.span("newsbrief.ground", proposed) as span:
-        claims, dropped = ground_claims(output.claims, article, options)
+        claims, dropped = select_claims(reviewed, article, options)
         span.set_attribute("newsbrief.claims.returned", len(claims))
         span.set_attribute("newsbrief.claims.dropped", [w.code for w in dropped])
         span.set_attribute(
@@ -395,10 +437,8 @@ def _respond(
     )
 
 
-def _without_foreign_links(
-    output: LLMOutput, article: str
-) -> tuple[LLMOutput, list[ResponseWarning]]:
-    """The model's free text with links and images the article lacks taken out, and why."""
+def _without_foreign_links(output: LLMOutput, article: str) -> tuple[LLMOutput, list[Removed]]:
+    """The model's free text with links and images the article lacks taken out, and what went."""
     removed: list[Removed] = []
 
     def clean(text: str) -> str:
@@ -421,15 +461,19 @@ def _without_foreign_links(
         )
         for c in output.claims
     ]
+    return LLMOutput(summary=summary, claims=claims), removed
+
+
+def _link_warnings(removed: list[Removed]) -> list[ResponseWarning]:
+    """A warning for each link taken out of the answer that is returned, and one log line."""
+    if removed:
+        links = [r.text for r in removed]
+        log.warning("removed links the article does not contain", extra={"links": links})
     # The detail never repeats the link: a client rendering warnings would follow it too.
-    warnings = [
+    return [
         ResponseWarning(
             code="link_removed",
             detail=f"removed {'an image' if r.kind == 'image' else 'a link'}",
         )
         for r in removed
     ]
-    if removed:
-        links = [r.text for r in removed]
-        log.warning("removed links the article does not contain", extra={"links": links})
-    return LLMOutput(summary=summary, claims=claims), warnings

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from service.extractive import brief, sentences
-from service.pipeline import ground_claims
+from service.pipeline import hold, select_claims
 from service.schemas import ArticleIn, Options
 from tests.conftest import ARTICLES
 
@@ -13,7 +13,7 @@ from tests.conftest import ARTICLES
 def claims_of(name: str) -> tuple[str, list[tuple[str, str | None, str]]]:
     text = (ARTICLES / name).read_text(encoding="utf-8")
     out = brief(ArticleIn(text=text), Options(max_claims=50))
-    grounded, dropped = ground_claims(out.claims, text, Options(max_claims=50))
+    grounded, dropped = select_claims(hold(out, text), text, Options(max_claims=50))
     assert dropped == []  # the engine only ever quotes the article
     for c in grounded:
         assert text[c.evidence.start : c.evidence.end] == c.evidence.text
