@@ -60,7 +60,7 @@ async def measure(rounds: int) -> dict[str, list[float]]:
     settings = Settings(llm_base_url="http://fake.invalid/v1", llm_model="fake-model")
     prompt = PromptRegistry.from_dir(ROOT / "prompts", "summarize", "v1").get()
     async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
-        llm = LLMClient(build_openai_client(settings, http), settings)
+        llm = LLMClient(http, settings)
         messages = prompt.render(ArticleIn(text=ARTICLE), Options(), llm.schema)
         question = ChatRequest(messages, 0.0, 2000, time.monotonic() + 3600)
         body = llm.profile.body(question, llm.schema)

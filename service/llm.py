@@ -330,14 +330,25 @@ class LLMClient:
 
     def __init__(
         self,
-        client: openai.AsyncOpenAI,
+        http: httpx.AsyncClient,
         settings: Settings,
         output_schema: dict[str, Any] = LLM_OUTPUT_SCHEMA,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         breaker: CircuitBreaker | None = None,
         metrics: Metrics | None = None,
     ) -> None:
-        self._client = client
+        self._http = http
+        self._sdk = build_openai_client(settings, http)
+        # The SDK's endpoint and headers (auth, user agent, platform), worked out once: a call
+        # sends them as they are with its body's bytes, so none of the SDK's per-call request
+        # machinery (option models, header merging, URL parsing) runs on the hot path.
+        self._url = httpx.URL(str(self._sdk.base_url).rstrip("/") + "/chat/completions")
+        sdk_headers = {**self._sdk.default_headers, **self._sdk.auth_headers}
+        self._headers = {
+            **http.headers,  # the client's own (accept-encoding, connection), then the SDK's
+            **{k.lower(): v for k, v in sdk_headers.items() if isinstance(v, str)},
+            "x-stainless-retry-count": "0",  # tenacity retries; the SDK's own never run
+        }
         self.metrics = metrics or Metrics()
         self.breaker = breaker or CircuitBreaker(
             settings.breaker_failures, settings.breaker_cooldown_s
@@ -463,24 +474,28 @@ class LLMClient:
             "LLM call", extra={"call": stats.calls, "model": self.model, "timeout_s": timeout}
         )
         body = self._template.body(request)
+        # The body is already a plain, correct dict: its bytes go out with the SDK's headers,
+        # skipping the SDK's per-call walk of the params' type annotations.
+        post = httpx.Request(
+            "POST",
+            self._url,
+            headers={**self._headers, "x-stainless-read-timeout": str(timeout)},
+            content=orjson.dumps(body),
+            extensions={"timeout": httpx.Timeout(timeout).as_dict()},
+        )
         try:
-            # The body is already a plain, correct dict: posting its bytes skips the SDK's per-call
-            # walk of the params' type annotations, while auth, base URL, headers, the timeout
-            # and the SDK's error classes (raised on a 4xx/5xx) stay the SDK's.
-            response = await self._client.post(
-                "/chat/completions",
-                cast_to=httpx.Response,
-                content=orjson.dumps(body),
-                options={"timeout": timeout},
-                stream=True,
-            )
+            response = await self._http.send(post, stream=True)
             try:
+                if response.is_error:  # the SDK's error class for the status, as it raises it
+                    await response.aread()
+                    # At run time the SDK reads an httpx response as well as its httpx2 one.
+                    raise self._sdk._make_status_error_from_response(response)  # type: ignore[arg-type]
                 raw = await self._read_capped(response)
             finally:
                 await response.aclose()
         except openai.OpenAIError as exc:
             raise map_openai_error(exc) from exc
-        except httpx.HTTPError as exc:  # the body is read here, outside the SDK's own mapping
+        except httpx.HTTPError as exc:
             raise _unavailable(exc) from exc
         return read_completion(raw, response.headers, body[self.profile.token_param], stats)
 
@@ -518,4 +533,4 @@ async def llm_from_settings(
     # Enough pooled connections for many requests in flight to one upstream.
     limits = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
     async with httpx.AsyncClient(limits=limits) as http:
-        yield LLMClient(build_openai_client(settings, http), settings, metrics=metrics)
+        yield LLMClient(http, settings, metrics=metrics)

@@ -17,7 +17,7 @@ from newsbrief_dev.evals import cassettes
 from newsbrief_dev.evals.dataset import Case
 from newsbrief_dev.evals.metrics import CaseScore, aggregate, failed_case, score_case
 from service.errors import NewsbriefError
-from service.llm import LLMClient, build_openai_client
+from service.llm import LLMClient
 from service.pipeline import summarize_article
 from service.prompts import PromptRegistry
 from service.schemas import LLMOutput, SummaryRequest, SummaryResponse
@@ -143,8 +143,7 @@ async def replay_case(
     )
     version = registry.get(cassette.prompt).spec.version
     async with replay.client:
-        client = build_openai_client(replay_settings, replay.client)
-        llm = LLMClient(client, replay_settings, sleep=_no_wait)
+        llm = LLMClient(replay.client, replay_settings, sleep=_no_wait)
         response, error = await _run_case(case, version, registry, replay_settings, llm)
     return Replayed(response, error, replay.served, replay.stale)
 
@@ -192,7 +191,7 @@ async def live_row(
     for case in cases:
         recorder = cassettes.Recorder()
         async with recorder.client:
-            llm = LLMClient(build_openai_client(settings, recorder.client), settings)
+            llm = LLMClient(recorder.client, settings)
             response, error = await _run_case(case, version, registry, settings, llm)
         _record(row, case, response, error, recorder.exchanges)
         row.sources[case.id] = "live"

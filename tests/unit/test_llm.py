@@ -19,7 +19,6 @@ from service.llm import (
     OPENAI_ERRORS,
     CallStats,
     LLMClient,
-    build_openai_client,
     map_openai_error,
     retry_after_seconds,
 )
@@ -48,7 +47,7 @@ def sleeps() -> SleepRecorder:
 @pytest.fixture
 async def llm(settings: Settings, sleeps: SleepRecorder) -> Any:
     async with httpx.AsyncClient() as http:
-        yield LLMClient(build_openai_client(settings, http), settings, sleep=sleeps)
+        yield LLMClient(http, settings, sleep=sleeps)
 
 
 async def call(llm: LLMClient, deadline_s: float = 10) -> tuple[Any, CallStats]:
@@ -91,19 +90,27 @@ async def test_the_body_goes_out_as_built_without_the_sdks_per_call_transform(
     completion: Callable[..., dict[str, Any]],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The hot path: the SDK's type-driven walk of the params never runs; its headers still go."""
+    """The hot path: neither the SDK's type-driven walk of the params nor its per-call request
+    building runs; its headers still go, each once."""
     from openai.resources.chat.completions import completions
 
     async def transform(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("the SDK's per-call transform ran")
 
+    def build(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the SDK built the request")
+
     monkeypatch.setattr(completions, "async_maybe_transform", transform)
+    monkeypatch.setattr(openai.AsyncOpenAI, "_build_request", build)
     route = llm_mock.post("/chat/completions").respond(200, json=completion('{"a": 1}'))
     reply, _ = await call(llm)
     sent = route.calls.last.request
     assert reply.content == '{"a": 1}'
     assert sent.headers["content-type"] == "application/json"
+    assert sent.headers["accept"] == "application/json"
     assert sent.headers["user-agent"].startswith("AsyncOpenAI/Python")
+    assert sent.headers["x-stainless-lang"] == "python"
+    assert float(sent.headers["x-stainless-read-timeout"]) > 0
     assert json.loads(sent.content)["messages"] == MESSAGES
 
 
@@ -144,7 +151,7 @@ async def test_json_object_mode_describes_the_schema_in_the_one_system_message(
     settings = settings.model_copy(update={"llm_response_format": "json_object"})
     route = llm_mock.post("/chat/completions").respond(200, json=completion("{}"))
     async with httpx.AsyncClient() as http:
-        await call(LLMClient(build_openai_client(settings, http), settings))
+        await call(LLMClient(http, settings))
     body = json.loads(route.calls.last.request.content)
     assert body["response_format"] == {"type": "json_object"}
     assert [m["role"] for m in body["messages"]] == ["system", "user"]
@@ -238,7 +245,7 @@ async def test_backoff_doubles_with_jitter_up_to_the_cap(
     )
     llm_mock.post("/chat/completions").respond(500)
     async with httpx.AsyncClient() as http:
-        llm = LLMClient(build_openai_client(settings, http), settings, sleep=sleeps)
+        llm = LLMClient(http, settings, sleep=sleeps)
         with pytest.raises(errors.UpstreamUnavailableError):
             await call(llm, deadline_s=60)
     low_high = [(0.5, 1.0), (1.0, 2.0), (1.0, 2.0)]
@@ -366,7 +373,7 @@ async def test_the_breaker_counts_what_says_the_upstream_is_down(
     settings = settings.model_copy(update={"breaker_failures": 2, "llm_max_attempts": 1})
     llm_mock.post("/chat/completions").mock(return_value=answer)
     async with httpx.AsyncClient() as http:
-        llm = LLMClient(build_openai_client(settings, http), settings)
+        llm = LLMClient(http, settings)
         for _ in range(2):
             with pytest.raises(errors.UpstreamError):
                 await call(llm)
@@ -401,7 +408,7 @@ async def test_an_answer_over_the_size_cap_is_not_read_nor_retried(
     settings = settings.model_copy(update={"llm_max_response_bytes": 2048})
     route = llm_mock.post("/chat/completions").respond(200, json=completion("x" * 4000))
     async with httpx.AsyncClient() as http:
-        llm = LLMClient(build_openai_client(settings, http), settings)
+        llm = LLMClient(http, settings)
         with pytest.raises(errors.BadUpstreamResponseError) as info:
             await call(llm)
     assert route.call_count == 1 and "2048-byte" in str(info.value)
