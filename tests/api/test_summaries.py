@@ -32,6 +32,28 @@ def assert_grounded(body: dict[str, Any], text: str) -> None:
         assert text[ev["start"] : ev["end"]] == ev["text"], c
 
 
+def test_the_response_is_serialised_once_not_validated_again(
+    client: TestClient,
+    llm_mock: respx.MockRouter,
+    completion: Completion,
+    article: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The hot path: the pipeline's model goes out as its JSON; FastAPI's response step (a second
+    validation, then the dump) never runs."""
+    import fastapi.routing
+
+    async def serialize(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("FastAPI serialised the response")
+
+    monkeypatch.setattr(fastapi.routing, "serialize_response", serialize)
+    llm_mock.post("/chat/completions").respond(200, json=completion(brief_json([claim(GOOD_EVIDENCE)])))
+    response = post(client, article)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["claims"][0]["evidence"]["text"] == GOOD_EVIDENCE
+
+
 def test_happy_path_returns_grounded_claims_with_offsets(
     client: TestClient, llm_mock: respx.MockRouter, completion: Completion, article: str
 ) -> None:
