@@ -13,10 +13,13 @@ import re
 import time
 from contextvars import ContextVar
 
+import orjson
+
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
 
 _QUIET = ("openai", "httpcore", "httpx", "hpack")  # chatty at DEBUG, and they echo payloads
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
+_NOT_EXTRA = frozenset(_STANDARD | {"ts", "level", "logger", "request_id"})  # the fixed fields
 
 
 class RequestIdFilter(logging.Filter):
@@ -62,10 +65,13 @@ class JsonFormatter(logging.Formatter):
             "request_id": getattr(record, "request_id", "-"),
             "message": record.getMessage(),
         }
-        entry |= {k: v for k, v in vars(record).items() if k not in _STANDARD | entry.keys()}
+        entry |= {k: v for k, v in vars(record).items() if k not in _NOT_EXTRA}
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        try:
+            return orjson.dumps(entry, default=str).decode()
+        except TypeError:  # what orjson refuses (a lone surrogate, an int past 64 bits) json takes
+            return json.dumps(entry, default=str, ensure_ascii=False)
 
 
 def configure(level: str = "INFO", fmt: str = "json") -> dict[str, object]:

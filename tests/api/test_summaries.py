@@ -47,7 +47,9 @@ def test_the_response_is_serialised_once_not_validated_again(
         raise AssertionError("FastAPI serialised the response")
 
     monkeypatch.setattr(fastapi.routing, "serialize_response", serialize)
-    llm_mock.post("/chat/completions").respond(200, json=completion(brief_json([claim(GOOD_EVIDENCE)])))
+    llm_mock.post("/chat/completions").respond(
+        200, json=completion(brief_json([claim(GOOD_EVIDENCE)]))
+    )
     response = post(client, article)
     assert response.status_code == 200, response.text
     assert response.headers["content-type"] == "application/json"

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
 
-from service.logs import AccessLogRedaction, redact_query
+from service.logs import AccessLogRedaction, JsonFormatter, redact_query
 
 
 @pytest.mark.parametrize(
@@ -36,3 +37,24 @@ def test_only_uvicorn_access_lines_are_rewritten() -> None:
         assert AccessLogRedaction().filter(record)
     assert "secret" not in access.getMessage() and "api_key=…" in access.getMessage()
     assert other.getMessage() == "?api_key=kept"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        ["link_removed", 3, 0.5, None, True],
+        pytest.param("\ud800 lone surrogate", id="lone-surrogate"),
+        pytest.param(2**70, id="int-past-64-bits"),
+        pytest.param(object(), id="not-json"),
+    ],
+)
+def test_a_json_line_carries_the_extra_fields_whatever_they_hold(value: object) -> None:
+    record = logging.LogRecord("service", logging.INFO, "", 0, "summary", (), None)
+    record.request_id = "r1"
+    record.claims = value
+    line = JsonFormatter().format(record)
+    entry = json.loads(line)
+    assert entry["message"] == "summary" and entry["request_id"] == "r1"
+    assert entry["logger"] == "service" and entry["level"] == "INFO"
+    assert entry["claims"] == (value if isinstance(value, list | int) else str(value))
+    assert "msg" not in entry and "args" not in entry  # the record's own attributes stay out
