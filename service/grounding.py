@@ -17,6 +17,7 @@ import unicodedata
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Context, Decimal, localcontext
 from functools import lru_cache
+from itertools import accumulate
 from typing import NamedTuple
 
 QUOTES = frozenset("\"'‘’‚‛“”„‟′″‴«»‹›`´")
@@ -204,43 +205,57 @@ class _Figure(NamedTuple):  # a tuple: hostile text has tens of thousands of the
     decimals: int = 0
 
 
+_SPLIT = re.compile(f"({_TOKEN.pattern})")  # text → gap, token, gap, token, …, gap
+_NUMBER_WORDS = frozenset(_UNITS) | frozenset(_SCALES)
+
+
 def _figures(text: str, *, words: bool) -> list[_Figure]:
     """The figures in text, in order. With words, number words count ("seven million"); a
     summary's bare words do not ("one of the"), only those with a scale ("drei Millionen")."""
     text = unicodedata.normalize("NFKC", text)
-    tokens = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(text)]
-    lowered = [t.casefold() if not t[0].isdigit() else t for _, _, t in tokens]
+    # The tokens, their case-folded forms and offsets come from whole-text passes in C; Python
+    # then visits only the tokens a figure can start at (digits and number words), and the few
+    # after each, instead of every word.
+    parts = _SPLIT.split(text)
+    tokens = parts[1::2]
+    lowered = "\0".join(tokens).casefold().split("\0")  # no token holds a NUL: it is not \w
+    bounds = [0, *accumulate(map(len, parts))]
+    starts, ends = bounds[1::2], bounds[2::2]  # token k is text[starts[k]:ends[k]]
+    n = len(tokens)
     out: list[_Figure] = []
-    i = 0
-    while i < len(tokens):
-        start, end, token = tokens[i]
-        lower = lowered[i]
-        i += 1
+    i = 0  # the first token no figure has read yet
+    for k in [
+        k for k, lower in enumerate(lowered) if lower in _NUMBER_WORDS or lower[:1].isdigit()
+    ]:
+        if k < i:
+            continue
+        start, end, token, lower = starts[k], ends[k], tokens[k], lowered[k]
+        i = k + 1
         scales: tuple[int, ...] = (1,)
         if token[0].isdigit():
             readings, decimals = _readings(token)
-            if i < len(tokens) and tokens[i][0] == end and lowered[i] in _SUFFIXES:
+            if i < n and starts[i] == end and lowered[i] in _SUFFIXES:
                 scales = _SUFFIXES[lowered[i]]  # "48k", "2.5bn"
-                end, i = tokens[i][1], i + 1
+                end, i = ends[i], i + 1
         elif lower in _UNITS:
             value, decimals, j = _UNITS[lower], 0, i
-            if j < len(tokens) and value >= 20 and value % 10 == 0:
+            if j < n and value >= 20 and value % 10 == 0:
                 unit = _UNITS.get(lowered[j], 0)
                 if 0 < unit < 10:  # "twenty-one", "twenty one"
                     value, j = value + unit, j + 1
-            if not words and (j == len(tokens) or lowered[j] not in _SCALES):
+            if not words and (j == n or lowered[j] not in _SCALES):
                 continue
-            readings, end, i = frozenset({Decimal(value)}), tokens[j - 1][1], j
+            readings, end, i = frozenset({Decimal(value)}), ends[j - 1], j
         elif words and lower in _SCALES:  # "a million", "cien", "mil personas": one of the scale
             readings, decimals, i = frozenset({Decimal(1)}), 0, i - 1
         else:
             continue
         scale = 1
         for _ in range(2):  # "mil millones", "thousand million"; a longer chain is not a figure
-            if i == len(tokens) or lowered[i] not in _SCALES:
+            if i == n or lowered[i] not in _SCALES:
                 break
             scale *= _SCALES[lowered[i]]
-            end, i = tokens[i][1], i + 1
+            end, i = ends[i], i + 1
         if scale == 1 and scales == (1,):
             out.append(_Figure(text[start:end], readings))
             continue
@@ -270,11 +285,13 @@ def unsupported_numbers(summary_texts: list[str], article: str) -> list[str]:
 
 
 def _unsupported(summary_texts: list[str], article: str) -> list[str]:
-    known: set[Decimal | str] = {v for f in _figures(article, words=True) for v in f.values}
+    known: set[Decimal | str] | None = None  # the article's values, read once a figure needs them
     rounded: dict[tuple[int, int], set[Decimal]] = {}
     seen: dict[str, None] = {}
     for text in summary_texts:
         for figure in _figures(text, words=False):
+            if known is None:
+                known = {v for f in _figures(article, words=True) for v in f.values}
             if figure.values & known or figure.text in seen:
                 continue
             if figure.scale > 1 and figure.decimals <= 3:
