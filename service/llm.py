@@ -257,10 +257,19 @@ def _text(content: object) -> str | None:
     )
 
 
+def _parse_json(raw: bytes) -> Any:
+    """orjson, several times faster; json for what orjson refuses and json reads (a lone
+    surrogate escape, NaN), so every body reads as it did before."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)
+
+
 def read_completion(raw: bytes, headers: Mapping[str, str], cap: int, stats: CallStats) -> Reply:
     """The Reply in one Chat Completions body, or the upstream error the body stands for."""
     try:
-        data = json.loads(raw)
+        data = _parse_json(raw)
     except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser goes
         # Only the opening bytes: enough to tell an HTML page from cut-off JSON, too few to carry
         # the answer's text (which quotes the article) into the log.

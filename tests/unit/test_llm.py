@@ -20,6 +20,7 @@ from service.llm import (
     CallStats,
     LLMClient,
     map_openai_error,
+    read_completion,
     retry_after_seconds,
 )
 from service.logs import RequestIdFilter, request_id
@@ -412,3 +413,26 @@ async def test_an_answer_over_the_size_cap_is_not_read_nor_retried(
         with pytest.raises(errors.BadUpstreamResponseError) as info:
             await call(llm)
     assert route.call_count == 1 and "2048-byte" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("body", "content"),
+    [
+        (b'{"choices": [{"message": {"content": "{}"}, "finish_reason": "stop"}]}', "{}"),
+        pytest.param(
+            b'{"choices": [{"message": {"content": "x\\ud800"}, "finish_reason": "stop"}]}',
+            "x\ud800",
+            id="lone-surrogate-escape",  # orjson refuses it; JSON allows it, and so do we
+        ),
+        pytest.param(
+            b'{"choices": [{"message": {"content": "ok"}, "finish_reason": "stop"}],'
+            b' "usage": {"prompt_tokens": NaN}}',
+            "ok",
+            id="nan-literal",
+        ),
+    ],
+)
+def test_a_completion_body_reads_the_same_whichever_parser_takes_it(
+    body: bytes, content: str
+) -> None:
+    assert read_completion(body, {}, 100, CallStats()).content == content
