@@ -9,7 +9,7 @@ HOST ?=
 PORT ?=
 CODE := service newsbrief_dev tests benchmarks
 
-.PHONY: run dev check fast-tests test lint typecheck unit eval deploy-check redis-installed lock bench bench-full bench-scale bench-llm-call bench-attribution bench-http wrk-installed container-check clean
+.PHONY: run dev check fast-tests test lint typecheck unit eval deploy-check redis-installed lock bench bench-full bench-scale bench-breakdown bench-llm-call bench-attribution bench-http wrk-installed container-check clean
 
 $(BIN)/.runtime: requirements/runtime.lock pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -96,6 +96,11 @@ bench-attribution: $(BIN)/.dev
 
 bench-full: $(BIN)/.bench $(BENCH_ENV)/.ok wrk-installed
 	$(BIN)/python benchmarks/run.py
+
+# Where the CPU per request goes, stage by stage, for BEFORE's code and this checkout's.
+BEFORE ?= 6a273d3
+bench-breakdown: $(BIN)/.dev wrk-installed
+	$(BIN)/python benchmarks/breakdown.py --before $(BEFORE)
 
 # uvicorn's httptools protocol against newsbrief's limited one, side by side (ratios).
 bench-http: $(BIN)/.dev wrk-installed

@@ -124,7 +124,7 @@ def scale_section(sc: dict[str, Any], cores: str) -> str:
 The upstream call alone (`benchmarks/llm_call.py`: the same body through one client over an
 in-process transport, so only client-side CPU counts): newsbrief's call took a median
 {statistics.median(call["newsbrief"]):.3f} ms of CPU against {statistics.median(call["sdk"]):.3f} ms
-for the SDK's typed `chat.completions.create`, which newsbrief used before and (b) still uses."""
+for the SDK's typed `chat.completions.create`, which newsbrief once used and (b) still uses."""
     )
     load = (
         f" The machine's 1-minute load average was {sc['load_before']:.1f} before these rows and"
@@ -155,6 +155,55 @@ so a second worker can only use what they leave. Other work on the machine moves
 ways: it takes cores from the service, and two processes get a larger share of busy cores than
 one. Read it beside the load average above, and rerun at a quiet moment before trusting
 it.{call_text}"""
+
+
+BREAKDOWN_ROWS = [
+    ("validate", "request body parsed and validated (pydantic)"),
+    ("render", "prompt rendered (the schema dumped into it each time, as (b) does too)"),
+    (
+        "call",
+        "LLM call, client side: body built and sent, answer read and parsed, with retries, "
+        "breaker and metrics around it",
+    ),
+    (
+        "text_steps",
+        "the answer reviewed and the brief built: grounding, attribution, links, "
+        "numbers, response models (and any hops to a worker thread)",
+    ),
+    ("server", "HTTP server, FastAPI, middleware, metrics, two log lines, response written"),
+    ("service", "**(a) newsbrief, whole request over HTTP**"),
+    ("bare", "**(b) bare client, whole call**"),
+]
+
+
+def breakdown_section(bd: dict[str, Any]) -> str:
+    """Where (a)'s CPU goes by stage, before and after (benchmarks/breakdown.py)."""
+    before, after = bd["before"], bd["after"]
+    rows = "\n".join(
+        f"| {label} | {before[key]:.2f} | {after[key]:.2f} |" for key, label in BREAKDOWN_ROWS
+    )
+    ratio_before = before["service"] / before["bare"]
+    ratio_after = after["service"] / after["bare"]
+    return f"""CPU ms per request at 1 in flight, 0 ms upstream, by stage, for the code at
+{bd["before_commit"]} (before this work on the hot path) and now; medians of {bd["rounds"]}
+alternating rounds (`make bench-breakdown`, {bd["generated_at"]}; 1-minute load average
+{bd["load_before"]:.1f} before, {bd["load_after"]:.1f} after). In-process stages are timed in a
+loop of their own and come out lower than the same code costs inside a whole request (where it
+shares the CPU caches with everything else); the server row is what the whole request costs
+beyond the in-process pipeline, so it carries that difference too.
+
+| stage | before | now |
+| --- | --- | --- |
+{rows}
+| a/b | {ratio_before:.3f} | {ratio_after:.3f} |
+
+What (a) still pays that (b) does not: an HTTP server in front (the request read and parsed, the
+response written, FastAPI's routing and validation, the middleware, two JSON log lines) and the
+work that makes the brief what it is (every claim grounded in the article and attributed, links
+and numbers checked), {after["text_steps"] + after["server"]:.2f} ms together here. What (b) pays
+that (a) no longer does: the SDK's per-call request machinery and typed response parsing, which
+(a) skips by sending the body's bytes with the SDK's headers through the same httpx client. The
+httpx client itself (httpx, httpcore, h11, anyio) is most of the call in both."""
 
 
 def targets(res: dict[str, Any]) -> list[tuple[str, str, bool]]:
@@ -372,13 +421,20 @@ and (c). Each cell starts with 3 untimed warm-up calls.
 
 {reading(complete, m["cores"])}
 - The hot path: newsbrief builds the upstream body's fixed parts (model, response format,
-  schema) once per client and posts the body as orjson bytes through the SDK's `client.post`,
-  so the SDK's per-call type-driven transformation of the parameters no longer runs.
+  schema) and the SDK's headers (auth, user agent, platform) once per client, and sends the body
+  as orjson bytes through the SDK's httpx client, so neither the SDK's per-call type-driven
+  transformation of the parameters nor its request building runs; a 4xx/5xx still becomes the
+  SDK's error class. Short articles are grounded and checked on the event loop (each claim once),
+  long ones in a worker thread; the response goes out as the model's JSON, validated once.
 
 ## Hot path and workers
 
 {scale_section(res["scale"], m["cores"]) if "scale" in res else "Not measured in this run."}
 {scale_when}
+
+### Where the CPU goes
+
+{breakdown_section(res["breakdown"]) if "breakdown" in res else "Not measured yet."}
 
 ## Ratios against (b)
 
@@ -415,6 +471,7 @@ small-context models and long articles together.
 make bench        # short run, a few minutes: writes build/bench/
 make bench-full   # the full grid (about 15 minutes): rewrites this file and its plot
 make bench-scale  # only the hot-path and workers rows (about 4 minutes), into this file
+make bench-breakdown  # where the CPU goes, before and after (about 2 minutes), into this file
 ```
 
 Both install the plotting and instructor environments from hash-pinned locks
