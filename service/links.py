@@ -61,6 +61,9 @@ _URL_ATTRIBUTES = frozenset(
 )
 _IMAGE_TAGS = frozenset("img image picture source video audio svg track".split())
 _TRAILING = ".,;:!?"  # sentence punctuation after a bare URL is not part of it
+# Every form _LINKS finds holds one of these; text with none (most of a brief's fields) is left as
+# it is without running the whole expression over it.
+_MARK = re.compile(r"[!\[\]<:/]|www\.|\.[\w\-]")
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,8 @@ class Removed:
 
 def strip_foreign_links(text: str, article: str) -> tuple[str, list[Removed]]:
     """Text without images, and without links the article does not itself contain."""
+    if not _MARK.search(text):
+        return text, []
     known = _links_in(article)
     removed: list[Removed] = []
     unlinked: set[str] = set()  # a removed <a …> leaves its text; its </a> goes too

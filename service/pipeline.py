@@ -448,20 +448,20 @@ def _without_foreign_links(output: LLMOutput, article: str) -> tuple[LLMOutput, 
         return kept
 
     s = output.summary
-    summary = LLMSummary(
-        headline=clean(s.headline), lede=clean(s.lede), bullets=[clean(b) for b in s.bullets]
-    )
-    claims = [
-        c.model_copy(
-            update={
-                "holder": clean(c.holder),
-                "holder_role": clean(c.holder_role) if c.holder_role else None,
-                "target": clean(c.target),
-                "claim": clean(c.claim),
-            }
-        )
+    headline, lede, bullets = clean(s.headline), clean(s.lede), [clean(b) for b in s.bullets]
+    updates = [
+        {
+            "holder": clean(c.holder),
+            "holder_role": clean(c.holder_role) if c.holder_role else None,  # "" is none
+            "target": clean(c.target),
+            "claim": clean(c.claim),
+        }
         for c in output.claims
     ]
+    if not removed and all(c.holder_role != "" for c in output.claims):
+        return output, removed  # the usual answer: nothing was taken out, nothing to rebuild
+    summary = LLMSummary(headline=headline, lede=lede, bullets=bullets)
+    claims = [c.model_copy(update=u) for c, u in zip(output.claims, updates, strict=True)]
     return LLMOutput(summary=summary, claims=claims), removed
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from service import links
 from service.links import strip_foreign_links
 
 ARTICLE = (
@@ -122,3 +125,16 @@ def test_keeps_the_articles_links_and_prose(text: str) -> None:
 def test_a_link_the_article_only_mentions_in_part_is_removed() -> None:
     kept, removed = strip_foreign_links("See https://council.example/plan/secret.", ARTICLE)
     assert kept == "See [link removed]." and len(removed) == 1
+
+
+PIECES = ["http://", "https://a.b/c", "www.", "www.x", "a.com", "x.io/p", "[t](u)", "![i](j)"]
+PIECES += ["<a href='h'>", "</a>", "<http://x>", "//h.t", "[", "]", ":", ".", " ", "\n", "1.4"]
+
+
+@given(st.lists(st.one_of(st.sampled_from(PIECES), st.text(max_size=4)), max_size=25))
+@settings(max_examples=300, derandomize=True, deadline=None, database=None)
+def test_text_the_quick_look_passes_over_holds_no_link(parts: list[str]) -> None:
+    """The shortcut for plain text: whatever the full expression finds, the quick look sees."""
+    text = "".join(parts)
+    if links._LINKS.search(text):
+        assert links._MARK.search(text), text
