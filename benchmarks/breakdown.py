@@ -39,7 +39,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tree", type=Path, help="measure this tree alone; print JSON")
     parser.add_argument("--before", help="a commit to compare this checkout with")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     if args.tree is not None:
         print(json.dumps(measure(args.tree.resolve(), args.rounds)))
