@@ -364,6 +364,7 @@ class LLMClient:
         )
         # Calls in flight to the upstream, process-wide: the rest wait, but not for long.
         self._slots = asyncio.Semaphore(settings.llm_max_concurrency)
+        self.in_flight = 0  # calls upstream now; the pipeline reads it to choose where to work
         self.model = settings.llm_model
         self.profile = Profile.from_settings(settings)
         self._settings = settings
@@ -429,6 +430,7 @@ class LLMClient:
                 f"{self._settings.llm_max_concurrency} LLM calls already in flight",
                 retry_after=1.0,
             ) from None
+        self.in_flight += 1
         try:
             return await self._observed(request, stats)
         except UpstreamError as exc:
@@ -443,6 +445,7 @@ class LLMClient:
             )
             raise
         finally:
+            self.in_flight -= 1
             self._slots.release()
 
     async def _observed(self, request: ChatRequest, stats: CallStats) -> Reply:
