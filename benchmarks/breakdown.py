@@ -72,6 +72,10 @@ def compare(commit: str, rounds: int) -> None:
         name: {key: statistics.median(r[key] for r in rs) for key in rs[0]}
         for name, rs in runs.items()
     }
+    # (b) runs the same code beside either tree: one median over every round of both.
+    bare = statistics.median(r["bare"] for rs in runs.values() for r in rs)
+    for stages in medians.values():
+        stages["bare"] = bare
     results = HERE / "docs" / "benchmarks" / "results.json"
     res = json.loads(results.read_text())
     res["breakdown"] = {
@@ -85,6 +89,7 @@ def compare(commit: str, rounds: int) -> None:
         "load_before": load_before,
         "load_after": os.getloadavg()[0],
         **medians,
+        "runs": runs,
     }
     results.write_text(json.dumps(res, indent=1) + "\n")
     sys.path.insert(0, str(HERE))

@@ -172,7 +172,7 @@ BREAKDOWN_ROWS = [
     ),
     ("server", "HTTP server, FastAPI, middleware, metrics, two log lines, response written"),
     ("service", "**(a) newsbrief, whole request over HTTP**"),
-    ("bare", "**(b) bare client, whole call**"),
+    ("bare", "**(b) bare client, whole call** (the same code beside both: one median)"),
 ]
 
 
