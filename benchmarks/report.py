@@ -424,8 +424,9 @@ and (c). Each cell starts with 3 untimed warm-up calls.
   schema) and the SDK's headers (auth, user agent, platform) once per client, and sends the body
   as orjson bytes through the SDK's httpx client, so neither the SDK's per-call type-driven
   transformation of the parameters nor its request building runs; a 4xx/5xx still becomes the
-  SDK's error class. Short articles are grounded and checked on the event loop (each claim once),
-  long ones in a worker thread; the response goes out as the model's JSON, validated once.
+  SDK's error class. Each claim is grounded once; a short article's text steps run on the event
+  loop while no other LLM call is in flight, otherwise (and for long ones) in a worker thread; the
+  response goes out as the model's JSON, validated once.
 
 ## Hot path and workers
 
