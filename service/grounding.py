@@ -225,14 +225,14 @@ def _figures(text: str, *, words: bool) -> list[_Figure]:
     out: list[_Figure] = []
     i = 0  # the first token no figure has read yet
     for k in [
-        k for k, lower in enumerate(lowered) if lower in _NUMBER_WORDS or lower[:1].isdigit()
+        k for k, lower in enumerate(lowered) if lower in _NUMBER_WORDS or lower[:1].isdecimal()
     ]:
         if k < i:
             continue
         start, end, token, lower = starts[k], ends[k], tokens[k], lowered[k]
         i = k + 1
         scales: tuple[int, ...] = (1,)
-        if token[0].isdigit():
+        if token[0].isdecimal():  # what \d matched; "፩" is a digit to isdigit() but no number
             readings, decimals = _readings(token)
             if i < n and starts[i] == end and lowered[i] in _SUFFIXES:
                 scales = _SUFFIXES[lowered[i]]  # "48k", "2.5bn"

@@ -96,4 +96,6 @@ CORPUS: dict[str, str] = {
     "comma-digit-run": _fill("1,"),
     "dot-digit-run": _fill("1."),
     "thousands-of-numbers": " ".join(str(n) for n in range(20_000))[:LIMIT],
+    # Digits to str.isdigit() that are no decimal numbers (Ethiopic, superscript, circled).
+    "non-decimal-digits": _fill("Clause ፩ covers 3 km² and item ① of 12. "),
 }

@@ -252,3 +252,17 @@ def test_the_number_check_takes_any_text_and_names_what_the_summary_wrote(
     flagged = unsupported_numbers([text], "".join(article))
     assert all(figure in text for figure in flagged)
     assert unsupported_numbers([text], text) == []  # a text supports its own figures
+
+
+def test_digits_that_are_not_decimal_are_no_figures() -> None:
+    # "፩" (Ethiopic one) is a digit to str.isdigit() but no decimal number: reading it as one
+    # raised and turned an article holding it into a 500.
+    assert numbers_in("section ፩ of the act, 12 pages") == {"12"}
+    assert unsupported_numbers(["the ፩ rule"], "an article with ፩ in it") == []
+
+
+@given(st.text(max_size=200), st.text(max_size=200))
+def test_the_number_check_takes_any_unicode_text(summary: str, article: str) -> None:
+    flagged = unsupported_numbers([summary], article)
+    assert unsupported_numbers([summary], summary) == []
+    assert len(flagged) <= len(numbers_in(summary))
