@@ -203,7 +203,10 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         print(report.planted_table(result.planted))
     for path in result.reports:
         _err(f"wrote {path}")
-    print("gate: " + ("passed" if result.passed else "FAILED"))
+    if result.gate_skipped:
+        print(f"gate: skipped ({options.evals_dir} has no thresholds.yaml): scores only")
+    else:
+        print("gate: " + ("passed" if result.passed else "FAILED"))
     return 0 if result.passed else 1
 
 
