@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,10 +19,11 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from service.attribution import holder_key, same_holders
-from service.errors import InvalidFeedbackError, NotStoredError
+from service.errors import InvalidFeedbackError, NotStoredError, StoreUnavailableError
 from service.schemas import (
     ClaimPage,
     Evidence,
@@ -53,6 +55,15 @@ class Store:
         self.keep_text = keep_text
         self.clock = clock
 
+    @asynccontextmanager
+    async def _db(self, *, begin: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A connection (in a transaction with `begin`); the database's failures, translated."""
+        try:
+            async with self.engine.begin() if begin else self.engine.connect() as conn:
+                yield conn
+        except (SQLAlchemyError, OSError) as exc:
+            raise StoreUnavailableError("the store cannot be reached", reason=str(exc)) from exc
+
     # --- writes -------------------------------------------------------------------------------
 
     async def write(self, answers: Sequence[Answer]) -> None:
@@ -80,7 +91,7 @@ class Store:
                 }
                 for i, c in enumerate(a.response.claims)
             ]
-        async with self.engine.begin() as conn:
+        async with self._db(begin=True) as conn:
             await conn.execute(insert(summaries), summary_rows)
             if claim_rows:
                 await conn.execute(insert(claims), claim_rows)
@@ -115,13 +126,13 @@ class Store:
 
     async def delete(self, summary_id: str) -> None:
         """Remove a summary with its article text, claims and feedback; NotStoredError if none."""
-        async with self.engine.begin() as conn:
+        async with self._db(begin=True) as conn:
             if not await _delete(conn, summaries.c.id == summary_id):
                 raise NotStoredError(f"no stored summary has the id {summary_id!r}")
 
     async def remove_older_than(self, cutoff: datetime) -> int:
         """Retention: remove every summary kept before `cutoff` (with claims and feedback)."""
-        async with self.engine.begin() as conn:
+        async with self._db(begin=True) as conn:
             return await _delete(conn, summaries.c.created_at < cutoff)
 
     async def add_feedback(self, summary_id: str, given: FeedbackIn) -> FeedbackOut:
@@ -147,7 +158,7 @@ class Store:
             "reviewer": given.reviewer,
             "created_at": self.clock(),
         }
-        async with self.engine.begin() as conn:
+        async with self._db(begin=True) as conn:
             new = (await conn.execute(insert(feedback).returning(feedback.c.id), row)).scalar_one()
         return _feedback_out({**row, "id": new})
 
@@ -158,7 +169,7 @@ class Store:
         query = select(summaries.c.id, summaries.c.created_at, summaries.c.response).where(
             summaries.c.id == summary_id
         )
-        async with self.engine.connect() as conn:
+        async with self._db() as conn:
             row = (await conn.execute(query)).first()
         if row is None:
             raise NotStoredError(f"no stored summary has the id {summary_id!r}")
@@ -166,7 +177,7 @@ class Store:
 
     async def feedback(self, summary_id: str) -> list[FeedbackOut]:
         """Feedback on one summary, oldest first; NotStoredError if the summary is not kept."""
-        async with self.engine.connect() as conn:
+        async with self._db() as conn:
             exists = await conn.execute(select(summaries.c.id).where(summaries.c.id == summary_id))
             if exists.first() is None:
                 raise NotStoredError(f"no stored summary has the id {summary_id!r}")
@@ -201,7 +212,7 @@ class Store:
             at, key = cursor.decode(after, query_args, str)
             where.append(_before(summaries.c.created_at, summaries.c.id, at, key))
         query = query.where(*where).order_by(summaries.c.created_at.desc(), summaries.c.id.desc())
-        async with self.engine.connect() as conn:
+        async with self._db() as conn:
             rows = list(await conn.execute(query.limit(limit + 1)))
         items = [
             StoredSummaryInfo(
@@ -256,7 +267,7 @@ class Store:
         if after is not None:
             at, key = cursor.decode(after, query_args, int)
             where.append(_before(claims.c.created_at, claims.c.id, at, key))
-        async with self.engine.connect() as conn:
+        async with self._db() as conn:
             if holder is not None:
                 key_match = claims.c.holder_key == holder_key(holder)[:200]
                 forms = await conn.execute(
@@ -292,7 +303,7 @@ class Store:
         reviewed = select(feedback.c.summary_id).distinct()
         if since is not None:
             reviewed = reviewed.where(feedback.c.created_at >= since)
-        async with self.engine.connect() as conn:
+        async with self._db() as conn:
             rows = list(
                 await conn.execute(
                     select(summaries)

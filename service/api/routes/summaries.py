@@ -11,8 +11,12 @@ from fastapi import APIRouter, Request, Response
 
 from service.api.deps import ServicesDep
 from service.api.openapi import problem_responses
+from service.api.security import key_id, presented_key
+from service.errors import StoreUnavailableError
+from service.logs import request_id
 from service.pipeline import summarize_article
-from service.schemas import SummaryRequest, SummaryResponse
+from service.schemas import ResponseWarning, SummaryRequest, SummaryResponse
+from service.store import Answer, Writer
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1", tags=["summaries"])
@@ -31,9 +35,7 @@ async def _client_gone(request: Request) -> None:
     responses=problem_responses(400, 401, 404, 408, 413, 415, 422, 429, 431, 502, 503, 504),
     response_model=SummaryResponse,
 )
-async def create_summary(
-    body: SummaryRequest, services: ServicesDep, request: Request
-) -> SummaryResponse | Response:
+async def create_summary(body: SummaryRequest, services: ServicesDep, request: Request) -> Response:
     """Summarise an article; every claim's evidence is verified verbatim against article.text."""
     started = time.perf_counter()
     work = asyncio.ensure_future(
@@ -57,6 +59,24 @@ async def create_summary(
         log.info("client disconnected; summary cancelled")
         return Response(status_code=CLIENT_CLOSED)
     result = work.result()  # re-raises the pipeline's error for the problem handlers
+    sent = result.model_dump_json().encode()
+    headers: dict[str, str] = {}
+    if services.writer is not None:
+        answer = Answer(
+            body,
+            result,
+            sent,
+            latency_ms=round((time.perf_counter() - started) * 1000, 3),
+            api_key_id=key_id(given) if (given := presented_key(request.headers)) else None,
+            request_id=request_id.get(),
+            upstream_text=result._upstream_text,
+        )
+        timeout = services.settings.store_write_timeout_s
+        if (trouble := await _keep(services.writer, answer, timeout)) is None:
+            headers["Location"] = f"/v1/summaries/{result.id}"
+        else:
+            result = result.model_copy(update={"warnings": [*result.warnings, trouble]})
+            sent = result.model_dump_json().encode()
     through_cache = services.cache is not None and result.engine == "llm"
     services.metrics.answered(
         result, cache=("hit" if result.cached else "miss") if through_cache else None
@@ -74,4 +94,25 @@ async def create_summary(
             "ms": round((time.perf_counter() - started) * 1000, 1),
         },
     )
-    return result
+    return Response(sent, media_type="application/json", headers=headers)
+
+
+async def _keep(writer: Writer, answer: Answer, wait_s: float) -> ResponseWarning | None:
+    """Hand the answer to the store and wait (a bounded time) for it to be kept; if it was not,
+    the `not_stored` warning to send. Either way the client gets its answer."""
+    kept = writer.submit(answer)
+    try:
+        await asyncio.wait_for(asyncio.shield(kept), wait_s)
+        return None
+    except StoreUnavailableError as exc:
+        detail = f"the answer was not kept: {exc}"
+    except TimeoutError:
+        kept.add_done_callback(_ignore_outcome)  # it may still be kept; nobody waits for it
+        detail = f"the store did not confirm keeping the answer within {wait_s:g} s"
+    log.warning("summary not stored", extra={"summary_id": answer.response.id, "reason": detail})
+    return ResponseWarning(code="not_stored", detail=f"{detail}; the brief itself is complete")
+
+
+def _ignore_outcome(kept: asyncio.Future[None]) -> None:
+    if not kept.cancelled():
+        kept.exception()  # retrieved: asyncio then does not log it as never retrieved
