@@ -252,3 +252,17 @@ def test_only_a_draft_may_leave_out_topic_language_and_key_facts() -> None:
     with pytest.raises(ValueError, match="only a feedback-draft case may leave out topic, key_f"):
         Case.model_validate(data)
     Case.model_validate(data | {"tags": ["feedback-draft"]})
+
+
+def test_export_runs_without_the_dev_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    summary_id = _stored({"claim": 0, "verdict": "correct"})
+    # What a wheel or the image has: the service without the newsbrief_dev package beside it.
+    for name in [m for m in sys.modules if m.startswith("newsbrief_dev")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "newsbrief_dev", None)
+    monkeypatch.delitem(sys.modules, "service.feedback_export")  # imported afresh, without them
+    assert _export(tmp_path) == 0
+    assert (tmp_path / "cases" / f"{summary_id}.yaml").is_file()
+    assert (tmp_path / "cassettes" / PROMPT / f"{summary_id}.json").is_file()
