@@ -245,15 +245,6 @@ def test_an_empty_store_exports_nothing_and_says_so(
     assert not (tmp_path / "out").exists()
 
 
-def test_only_a_draft_may_leave_out_topic_language_and_key_facts() -> None:
-    data = CASE.model_dump(mode="json")
-    del data["topic"]
-    data["gold"]["key_facts"] = []
-    with pytest.raises(ValueError, match="only a feedback-draft case may leave out topic, key_f"):
-        Case.model_validate(data)
-    Case.model_validate(data | {"tags": ["feedback-draft"]})
-
-
 def test_export_runs_without_the_dev_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
