@@ -18,6 +18,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    tuple_,
 )
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -274,7 +275,10 @@ class Store:
                     select(claims.c.holder, claims.c.holder_role).where(key_match).distinct()
                 )
                 meant = same_holders(holder, [(h, role) for h, role in forms])
-                where += [key_match, claims.c.holder.in_(sorted(meant))]
+                # the same name with another role can mean someone else: match both
+                role = func.coalesce(claims.c.holder_role, "")
+                pairs = sorted((h, r or "") for h, r in meant)
+                where += [key_match, tuple_(claims.c.holder, role).in_(pairs)]
             if target is not None:
                 where.append(_target_matches(conn, target))
             query = (
