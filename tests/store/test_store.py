@@ -28,15 +28,14 @@ ARTICLES = ["water-cap-hearing", "water-cap-vote", "water-cap-town-hall"]
 async def test_migrations_build_every_table_from_empty_and_run_again_as_a_no_op(
     store_settings: Settings,
 ) -> None:
-    async with open_store(store_settings) as store:
-        async with store.engine.connect() as conn:
-            names = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
-            version = (await conn.exec_driver_sql("SELECT version_num FROM alembic_version")).all()
+    async with open_store(store_settings) as store, store.engine.connect() as conn:
+        names = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
+        version = (await conn.exec_driver_sql("SELECT version_num FROM alembic_version")).all()
     assert {"summaries", "claims", "feedback", "alembic_version"} <= names
     assert version == [("0001",)]
-    async with open_store(store_settings) as again:  # a second start-up: nothing to do
-        async with again.engine.connect() as conn:
-            rows = (await conn.exec_driver_sql("SELECT version_num FROM alembic_version")).all()
+    # a second start-up: nothing to do
+    async with open_store(store_settings) as again, again.engine.connect() as conn:
+        rows = (await conn.exec_driver_sql("SELECT version_num FROM alembic_version")).all()
     assert rows == [("0001",)]
 
 
