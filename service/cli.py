@@ -1,4 +1,5 @@
-"""The `newsbrief` command: serve the API, summarise a file, list prompts, run a fake LLM."""
+"""The `newsbrief` command: serve the API, summarise a file, list prompts, migrate the store,
+run a fake LLM."""
 
 from __future__ import annotations
 
@@ -143,6 +144,25 @@ def cmd_prompts(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    """Migrate the store's database to the newest schema (start-up does the same by itself)."""
+    from service.errors import StoreUnavailableError
+    from service.store import open_store
+
+    async def run() -> None:
+        async with open_store(settings):
+            pass
+
+    try:
+        asyncio.run(run())
+    except StoreUnavailableError as exc:
+        _err(f"newsbrief: {exc}: {exc.reason}")
+        return 1
+    where = "PostgreSQL" if settings.database_url else f"SQLite in {settings.data_dir}"
+    print(f"newsbrief: the store ({where}) is at the newest schema")
+    return 0
+
+
 def cmd_healthcheck(args: argparse.Namespace, settings: Settings) -> int:
     """Exit 0 when the local server answers /healthz: the container's HEALTHCHECK."""
     import urllib.request
@@ -265,6 +285,12 @@ def parser() -> argparse.ArgumentParser:
         "--out", default="build/eval", help="where report.{json,md,html} go (build/eval)"
     )
     evals.set_defaults(func=cmd_eval)
+
+    db = sub.add_parser("db", help="the store's database")
+    db_sub = db.add_subparsers(dest="action", required=True)
+    db_sub.add_parser("upgrade", help="apply the schema migrations not yet applied").set_defaults(
+        func=cmd_db_upgrade
+    )
 
     sub.add_parser("healthcheck", help="exit 0 if the local server is healthy").set_defaults(
         func=cmd_healthcheck
