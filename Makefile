@@ -9,7 +9,7 @@ HOST ?=
 PORT ?=
 CODE := service newsbrief_dev tests benchmarks
 
-.PHONY: run dev check fast-tests test lint typecheck unit eval deploy-check redis-installed postgres-installed lock bench bench-full bench-scale bench-llm-call bench-attribution bench-http wrk-installed container-check clean
+.PHONY: run dev check fast-tests test lint typecheck unit eval deploy-check redis-installed postgres-installed lock bench bench-full bench-scale bench-store bench-llm-call bench-attribution bench-http wrk-installed container-check clean
 
 $(BIN)/.runtime: requirements/runtime.lock pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -104,6 +104,10 @@ bench-full: $(BIN)/.bench $(BENCH_ENV)/.ok wrk-installed
 # uvicorn's httptools protocol against newsbrief's limited one, side by side (ratios).
 bench-http: $(BIN)/.dev wrk-installed
 	$(BIN)/python benchmarks/http_protocol.py
+
+# The store on/off rows alone, merged into docs/benchmarks/results.json and BENCHMARKS.md.
+bench-store: $(BIN)/.bench $(BENCH_ENV)/.ok wrk-installed
+	$(BIN)/python benchmarks/run.py --store-only
 
 # The hot-path and workers rows alone, merged into docs/benchmarks/results.json and BENCHMARKS.md.
 bench-scale: $(BIN)/.bench $(BENCH_ENV)/.ok wrk-installed

@@ -157,8 +157,62 @@ one. Read it beside the load average above, and rerun at a quiet moment before t
 it.{call_text}"""
 
 
+def store_added(st: dict[str, Any], rows: str, key: str = "p50_ms") -> list[float]:
+    """Per repeat: what the store on added to the store off, in ms (or CPU ms with `key`)."""
+    return [on[key] - off[key] for on, off in zip(st["on"][rows], st["off"][rows], strict=True)]
+
+
+def store_target(st: dict[str, Any]) -> tuple[str, str, bool]:
+    added = store_added(st, "p50_20")
+    ratios = [
+        on["p50_ms"] / off["p50_ms"]
+        for on, off in zip(st["on"]["p50_20"], st["off"]["p50_20"], strict=True)
+    ]
+    return (
+        "the store adds ≤ 1 ms at p50, 20 in flight, 500 ms upstream",
+        f"on − off: median {statistics.median(added):+.2f} ms "
+        f"(runs: {', '.join(f'{a:+.2f}' for a in added)}); on/off {_spread(ratios)}",
+        statistics.median(added) <= 1.0,
+    )
+
+
+def store_section(st: dict[str, Any], cores: str) -> str:
+    one = store_added(st, "one")
+    cpu = store_added(st, "one", "cpu_ms_per_request")
+
+    def row(load: str, state: str, rows: str) -> str:
+        p50 = ", ".join(f"{r['p50_ms']:.2f}" for r in st[state][rows])
+        cpu = ", ".join(f"{r['cpu_ms_per_request']:.2f}" for r in st[state][rows])
+        return f"| {load} | {state} | {p50} | {cpu} |"
+
+    table = "\n".join(
+        row(load, state, rows)
+        for load, rows in (
+            ("20 in flight, 500 ms upstream", "p50_20"),
+            ("1 in flight, 0 ms", "one"),
+        )
+        for state in ("off", "on")
+    )
+    return f"""The same service with the store on (SQLite in a temporary data directory, the default
+set-up) and off, started in turns, {st["repeats"]} times each, in one run; wrk drives it for 10 s
+a run. The 1-minute load average was {st["load_before"]:.1f} before and {st["load_after"]:.1f}
+after, on {cores} cores.
+
+| load | store | p50 ms per run | CPU ms/req per run |
+| --- | --- | --- | --- |
+{table}
+
+At 1 in flight with an instant upstream, where nothing hides a write, the store added a median
+{statistics.median(one):+.2f} ms at p50 and {statistics.median(cpu):+.2f} ms of CPU per request:
+the answer waits until its row is committed (or NEWSBRIEF_STORE_WRITE_TIMEOUT_S passes), so
+that it can say `not_stored` when it was not kept. The writer batches answers that arrive
+together into one transaction."""
+
+
 def targets(res: dict[str, Any]) -> list[tuple[str, str, bool]]:
     rows = scale_targets(res["scale"]) if "scale" in res else []
+    if "store" in res:
+        rows.append(store_target(res["store"]))
     at_half = [c for c in res["grid"] if c["latency_s"] == 0.5]
     worst = max(at_half, key=lambda c: c["http"]["p50_ms"] / c["bare"]["p50_ms"])
     ratios = ", ".join(
@@ -339,6 +393,8 @@ def write(res: dict[str, Any], out: Path, doc: Path, *, replot: bool = True) -> 
     command = "make bench" if res["quick"] else "make bench-full"
     when = res.get("scale_generated_at")
     scale_when = f"(These rows: `make bench-scale`, {when}.)" if when else ""
+    stored_when = res.get("store_generated_at")
+    store_when = f"(These rows: `make bench-store`, {stored_when}.)" if stored_when else ""
     text = f"""# Benchmarks
 
 What newsbrief adds on top of the LLM call, measured side by side in one run against the floor
@@ -380,6 +436,11 @@ and (c). Each cell starts with 3 untimed warm-up calls.
 {scale_section(res["scale"], m["cores"]) if "scale" in res else "Not measured in this run."}
 {scale_when}
 
+## The store on the hot path
+
+{store_section(res["store"], m["cores"]) if "store" in res else "Not measured in this run."}
+{store_when}
+
 ## Ratios against (b)
 
 {grid_tables(complete)}
@@ -415,6 +476,7 @@ small-context models and long articles together.
 make bench        # short run, a few minutes: writes build/bench/
 make bench-full   # the full grid (about 15 minutes): rewrites this file and its plot
 make bench-scale  # only the hot-path and workers rows (about 4 minutes), into this file
+make bench-store  # only the store on/off rows (about 3 minutes), into this file
 ```
 
 Both install the plotting and instructor environments from hash-pinned locks

@@ -345,7 +345,9 @@ def holder_key(holder: str) -> str:
     return (name[-1] if name else holder.strip()).lower()
 
 
-def same_holders(asked: str, holders: Iterable[tuple[str, str | None]]) -> set[str]:
+def same_holders(
+    asked: str, holders: Iterable[tuple[str, str | None]]
+) -> set[tuple[str, str | None]]:
     """Which of these holders (name, role), all from different articles, mean the person asked
     for, by the rules one article uses for its own names: a full name, a surname, a title and
     surname ("Senator Marsh" is "Ana Marsh" when she is the one Marsh, or the one senator Marsh).
@@ -357,15 +359,13 @@ def same_holders(asked: str, holders: Iterable[tuple[str, str | None]]) -> set[s
     wanted = people.resolve(words).person
     _, name = _split_title(words)
     if wanted is None and len(name) == 1:  # a surname alone, shared: every one of them
-        return {h for h, _ in pairs if holder_key(h) == name[0].lower()}
-    found = set()
-    for h, role in pairs:
-        meant = people.resolve(_holder_words(h), role).person
-        if (meant is not None and meant == wanted) or (
-            wanted is None and h.casefold() == asked.strip().casefold()
-        ):
-            found.add(h)
-    return found
+        return {(h, role) for h, role in pairs if holder_key(h) == name[0].lower()}
+    return {
+        (h, role)
+        for h, role in pairs
+        if (wanted is not None and people.resolve(_holder_words(h), role).person == wanted)
+        or (wanted is None and h.casefold() == asked.strip().casefold())
+    }
 
 
 def _lower_titles(role: str | None) -> list[str]:

@@ -1,5 +1,5 @@
-"""The `newsbrief` command: serve the API, summarise a file, list prompts, export reviewer
-feedback as eval drafts, run the evals and a fake LLM."""
+"""The `newsbrief` command: serve the API, summarise a file, list prompts, migrate the store,
+export reviewer feedback as eval drafts, run the evals and a fake LLM."""
 
 from __future__ import annotations
 
@@ -145,6 +145,25 @@ def cmd_prompts(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    """Migrate the store's database to the newest schema (start-up does the same by itself)."""
+    from service.errors import StoreUnavailableError
+    from service.store import open_store
+
+    async def run() -> None:
+        async with open_store(settings):
+            pass
+
+    try:
+        asyncio.run(run())
+    except StoreUnavailableError as exc:
+        _err(f"newsbrief: {exc}: {exc.reason}")
+        return 1
+    where = "PostgreSQL" if settings.database_url else f"SQLite in {settings.data_dir}"
+    print(f"newsbrief: the store ({where}) is at the newest schema")
+    return 0
+
+
 def cmd_healthcheck(args: argparse.Namespace, settings: Settings) -> int:
     """Exit 0 when the local server answers /healthz: the container's HEALTHCHECK."""
     import urllib.request
@@ -222,6 +241,7 @@ def cmd_feedback_export(args: argparse.Namespace, settings: Settings) -> int:
     """Write an eval case draft (and cassette) for every brief a reviewer gave feedback on."""
     from sqlalchemy.exc import SQLAlchemyError
 
+    from service.errors import StoreUnavailableError
     from service.feedback_export import export_drafts
     from service.store import ReviewedSummary, open_store
 
@@ -237,7 +257,10 @@ def cmd_feedback_export(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         briefs = asyncio.run(reviewed())
-    except (SQLAlchemyError, OSError) as exc:
+    except StoreUnavailableError as exc:
+        _err(f"newsbrief: {exc}: {exc.reason}")
+        return 1
+    except (SQLAlchemyError, OSError) as exc:  # reachable and migrated, then failed mid-read
         _err(f"newsbrief: cannot read the store: {type(exc).__name__}: {exc}")
         return 1
     result = export_drafts(briefs, Path(args.out), force=args.force)
@@ -319,6 +342,12 @@ def parser() -> argparse.ArgumentParser:
     export.add_argument("--since", default=None, help="feedback given on or after DATE (UTC)")
     export.add_argument("--force", action="store_true", help="replace existing case drafts")
     export.set_defaults(func=cmd_feedback_export)
+
+    db = sub.add_parser("db", help="the store's database")
+    db_sub = db.add_subparsers(dest="action", required=True)
+    db_sub.add_parser("upgrade", help="apply the schema migrations not yet applied").set_defaults(
+        func=cmd_db_upgrade
+    )
 
     sub.add_parser("healthcheck", help="exit 0 if the local server is healthy").set_defaults(
         func=cmd_healthcheck

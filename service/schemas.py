@@ -67,7 +67,20 @@ def _json_datetime(value: object) -> object:
 _LINE_BREAK_OR_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _ONE_LINE: dict[str, JsonValue] = {"pattern": "^[^\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]*$"}
 
+_RFC3339 = re.compile(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(?:\.\d+)?(?:[Zz]|[+-]\d\d:\d\d)")
+
+
+def _rfc3339_text(value: object) -> object:
+    # A query parameter is always text; pydantic would read "0.0" as a Unix time, and a time
+    # without a zone is ambiguous.
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+        raise ValueError("must be an RFC 3339 date-time with a zone, e.g. 2026-03-01T00:00:00Z")
+    return value
+
+
 JsonInt = Annotated[int, BeforeValidator(_json_integer)]
+# In a query string: RFC 3339 text with a zone, nothing else.
+QueryDateTime = Annotated[datetime, BeforeValidator(_rfc3339_text)]
 JsonDateTime = Annotated[datetime, BeforeValidator(_json_datetime)]
 
 

@@ -23,6 +23,7 @@ from service.api.openapi import document
 from service.api.routes import health, metrics, prompts, stored, summaries
 from service.api.security import Guard
 from service.cache import Cache, ResultCache
+from service.errors import StoreUnavailableError
 from service.llm import LLMClient, llm_from_settings
 from service.metrics import Metrics
 from service.prompts import PromptRegistry
@@ -143,7 +144,12 @@ async def keeping(
     if settings.store == "off":
         yield None, None
         return
-    async with open_store(settings) as store:
+    async with open_store(settings, migrate=False) as store:
+        try:
+            await store.migrate()
+        except StoreUnavailableError as exc:
+            # Answers go on without the store (each says not_stored); the writer migrates first.
+            log.error("store unavailable at start-up", extra={"reason": exc.reason})
         writer = Writer(store, settings.store_queue_size, on_written=metrics.store_written)
         writer.start()
         cleanup = None

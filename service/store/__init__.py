@@ -18,7 +18,6 @@ from datetime import datetime
 
 from service.settings import Settings
 from service.store.engine import create_engine, database_url
-from service.store.migrate import upgrade
 from service.store.records import Answer, ReviewedSummary, Stored
 from service.store.store import Store, utcnow
 from service.store.writer import Writer
@@ -26,14 +25,19 @@ from service.store.writer import Writer
 
 @asynccontextmanager
 async def open_store(
-    settings: Settings, *, clock: Callable[[], datetime] = utcnow
+    settings: Settings, *, clock: Callable[[], datetime] = utcnow, migrate: bool = True
 ) -> AsyncIterator[Store]:
-    """The store the settings describe, migrated to the newest schema; closed on exit."""
+    """The store the settings describe, migrated to the newest schema; closed on exit.
+
+    With `migrate=False` an unreachable database does not stop this: the store migrates on its
+    first write instead (Store.migrate), so the service can start and answer without it."""
     url = settings.database_url.get_secret_value() if settings.database_url else None
     engine = create_engine(database_url(url, settings.data_dir))
+    store = Store(engine, keep_text=settings.store_article_text, clock=clock)
     try:
-        await upgrade(engine)
-        yield Store(engine, keep_text=settings.store_article_text, clock=clock)
+        if migrate:
+            await store.migrate()
+        yield store
     finally:
         await engine.dispose()
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    tuple_,
 )
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -35,6 +36,7 @@ from service.schemas import (
     SummaryResponse,
 )
 from service.store import cursor
+from service.store.migrate import upgrade
 from service.store.records import Answer, ReviewedSummary, Stored
 from service.store.tables import claims, feedback, summaries
 
@@ -54,10 +56,22 @@ class Store:
         self.engine = engine
         self.keep_text = keep_text
         self.clock = clock
+        self.migrated = False
+
+    async def migrate(self) -> None:
+        """Bring the schema up to date (the first time only): StoreUnavailableError if it fails."""
+        if self.migrated:
+            return
+        try:
+            await upgrade(self.engine)
+        except (SQLAlchemyError, OSError) as exc:
+            raise StoreUnavailableError("the store cannot be reached", reason=str(exc)) from exc
+        self.migrated = True
 
     @asynccontextmanager
     async def _db(self, *, begin: bool = False) -> AsyncIterator[AsyncConnection]:
         """A connection (in a transaction with `begin`); the database's failures, translated."""
+        await self.migrate()  # a store down at start-up is migrated when it is back
         try:
             async with self.engine.begin() if begin else self.engine.connect() as conn:
                 yield conn
@@ -274,7 +288,10 @@ class Store:
                     select(claims.c.holder, claims.c.holder_role).where(key_match).distinct()
                 )
                 meant = same_holders(holder, [(h, role) for h, role in forms])
-                where += [key_match, claims.c.holder.in_(sorted(meant))]
+                # the same name with another role can mean someone else: match both
+                role = func.coalesce(claims.c.holder_role, "")
+                pairs = sorted((h, r or "") for h, r in meant)
+                where += [key_match, tuple_(claims.c.holder, role).in_(pairs)]
             if target is not None:
                 where.append(_target_matches(conn, target))
             query = (

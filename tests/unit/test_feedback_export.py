@@ -257,3 +257,21 @@ def test_export_runs_without_the_dev_tools(tmp_path: Path, monkeypatch: pytest.M
     assert _export(tmp_path) == 0
     assert (tmp_path / "cases" / f"{summary_id}.yaml").is_file()
     assert (tmp_path / "cassettes" / PROMPT / f"{summary_id}.json").is_file()
+
+
+def test_an_unreachable_store_is_one_line_without_the_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from service.settings import get_settings
+    from tests.support import free_port
+
+    url = f"postgresql://editor:pw-canary-83a1@127.0.0.1:{free_port()}/newsbrief"  # nobody there
+    monkeypatch.setenv("NEWSBRIEF_DATABASE_URL", url)
+    get_settings.cache_clear()
+    try:
+        assert _export(tmp_path) == 1
+    finally:
+        get_settings.cache_clear()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("newsbrief: the store cannot be reached")
+    assert "pw-canary-83a1" not in err and not (tmp_path / "cases").exists()

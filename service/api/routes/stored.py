@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
@@ -15,6 +14,7 @@ from service.schemas import (
     FeedbackIn,
     FeedbackList,
     FeedbackOut,
+    QueryDateTime,
     Stance,
     SummaryPage,
     SummaryResponse,
@@ -26,10 +26,8 @@ router = APIRouter(prefix="/v1", tags=["store"])
 SummaryId = Annotated[
     str, Path(description="the `id` of a summary response", min_length=1, max_length=64)
 ]
-Since = Annotated[
-    datetime | None, Query(description="kept at or after (RFC 3339; no zone means UTC)")
-]
-Until = Annotated[datetime | None, Query(description="kept before (RFC 3339; no zone means UTC)")]
+Since = Annotated[QueryDateTime | None, Query(description="kept at or after (RFC 3339)")]
+Until = Annotated[QueryDateTime | None, Query(description="kept before (RFC 3339)")]
 Cursor = Annotated[
     str | None, Query(max_length=500, description="`next_cursor` of the previous page")
 ]
@@ -48,10 +46,6 @@ def _store(services: ServicesDep) -> Store:
     if services.store is None:
         raise NotStoredError("the store is off (NEWSBRIEF_STORE=off): nothing is kept")
     return services.store
-
-
-def _utc(at: datetime | None) -> datetime | None:
-    return at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
 
 
 @router.get(
@@ -91,7 +85,7 @@ async def list_summaries(
 ) -> SummaryPage:
     """Kept summaries, newest first, a page at a time."""
     return await _store(services).summaries(
-        source=source, since=_utc(since), until=_utc(until), after=cursor, limit=limit
+        source=source, since=since, until=until, after=cursor, limit=limit
     )
 
 
@@ -122,8 +116,8 @@ async def list_claims(
         target=target,
         stance=stance.value if stance else None,
         attribution_status=attribution_status,
-        since=_utc(since),
-        until=_utc(until),
+        since=since,
+        until=until,
         after=cursor,
         limit=limit,
     )
