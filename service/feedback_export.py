@@ -8,9 +8,11 @@ libraries only, since a production install has no dev tools; tests load the file
 readers to hold the formats together.
 
 The gold: claims the reviewer marked correct, and corrected claims with the correction applied
-(the latest verdict on a claim wins). The case format has no "must not be claimed" entry (its
-`forbidden` is for injected text), so a claim marked wrong without a correction is left out and
-named in the draft's header, as are unreviewed claims and summary-field feedback.
+(the latest verdict on a claim wins), each holder with the other names the article gives them, so
+a prompt version that writes "Senator Marsh" for "Ana Marsh" is still judged on the same person.
+The case format has no "must not be claimed" entry (its `forbidden` is for injected text), so a
+claim marked wrong without a correction is left out and named in the draft's header, as are
+unreviewed claims and summary-field feedback.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from service.attribution import People, analyse
 from service.grounding import locate
 from service.schemas import Claim, FeedbackOut
 from service.store.records import ReviewedSummary
@@ -84,6 +87,7 @@ def gold_claims(
     """The gold claims the verdicts make, and a note for everything left out of them."""
     latest: dict[int, FeedbackOut] = {}
     notes = []
+    people = analyse(text).people
     for f in feedback:  # oldest first: a later verdict on the same claim replaces an earlier one
         if f.claim is not None:
             latest[f.claim] = f
@@ -100,7 +104,7 @@ def gold_claims(
         if verdict.verdict != "correct" and not corrected:
             notes.append(f"{label} marked {verdict.verdict}, no correction")
             continue
-        made = _gold_claim(text, claim, corrected)
+        made = _gold_claim(text, people, claim, corrected)
         if isinstance(made, str):
             notes.append(f"{label}: {made}")
         else:
@@ -108,7 +112,9 @@ def gold_claims(
     return gold, notes
 
 
-def _gold_claim(text: str, claim: Claim, corrected: dict[str, Any]) -> dict[str, Any] | str:
+def _gold_claim(
+    text: str, people: People, claim: Claim, corrected: dict[str, Any]
+) -> dict[str, Any] | str:
     """One gold claim with the corrections applied, or why there is none."""
     target = corrected.get("target") or claim.target
     if not target:
@@ -119,8 +125,11 @@ def _gold_claim(text: str, claim: Claim, corrected: dict[str, Any]) -> dict[str,
         if found is None:
             return "the corrected evidence is not in the article"
         span = (found.start, found.end)
+    holder = str(corrected.get("holder") or claim.holder)
+    role = corrected.get("holder_role") or claim.holder_role
     return {
-        "holder": corrected.get("holder") or claim.holder,
+        "holder": holder,
+        "aliases": aliases(text, people, holder, str(role) if role else None),
         "stance": corrected.get("stance") or claim.stance.value,
         "target": target,
         # The whole target phrase: a claim about it then matches by its words (token F1) or by
@@ -128,6 +137,29 @@ def _gold_claim(text: str, claim: Claim, corrected: dict[str, Any]) -> dict[str,
         "target_keywords": [target],
         "evidence": unique_passage(text, *span),
     }
+
+
+# The honorifics an article puts before a surname alone ("Ms. Okafor").
+_HONORIFICS = ("Mr.", "Mrs.", "Ms.", "Mx.", "Dr.", "Prof.")
+
+
+def aliases(text: str, people: People, holder: str, role: str | None) -> list[str]:
+    """The other names the article uses for the holder, by attribution's rules for one article:
+    the full name, with its title, and the surname alone (with a title or honorific) when no one
+    else in the article has it."""
+    person = people.resolve(holder.split(), role).person
+    if person is None:
+        return []
+    names = {person.name}
+    if person.title:
+        names.add(f"{person.title} {person.name}")
+    if len(people.by_surname[person.surname]) == 1:
+        names.add(person.surname)
+        if person.title:
+            names.add(f"{person.title} {person.surname}")
+        polite = (f"{h} {person.surname}" for h in _HONORIFICS)
+        names.update(name for name in polite if name in text)
+    return sorted(names - {holder})
 
 
 def unique_passage(text: str, start: int, end: int) -> str:

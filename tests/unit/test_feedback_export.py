@@ -15,8 +15,9 @@ import yaml
 from newsbrief_dev.evals import cassettes
 from newsbrief_dev.evals.dataset import Case, load_cases
 from newsbrief_dev.evals.runner import replay_case
+from service.attribution import analyse
 from service.cli import main
-from service.feedback_export import unique_passage
+from service.feedback_export import aliases, unique_passage
 from service.prompts import PromptRegistry
 from service.schemas import FeedbackIn, SummaryRequest
 from service.settings import Settings
@@ -111,6 +112,9 @@ def test_a_draft_replays_and_scores_the_corrected_gold(
     lyle_stance = lyle.get("corrected", {}).get("stance", "oppose")
     gold = {(c.holder, c.stance.value) for c in draft.gold.claims}
     assert gold == {("Dana Whitlock", "support"), ("Gareth Lyle", lyle_stance)}
+    # A later prompt version may name him as the article does elsewhere: still the same holder.
+    lyle_names = next(c.aliases for c in draft.gold.claims if c.holder == "Gareth Lyle")
+    assert lyle_names == ["Lyle", "Mr. Lyle"]
     cassette = cassettes.load(tmp_path / "drafts", PROMPT, summary_id)
     assert cassette.source == "recorded" and cassette.prompt == PROMPT
 
@@ -216,6 +220,34 @@ def test_the_article_text_round_trips_exactly_through_the_yaml(tmp_path: Path) -
 )  # fmt: skip
 def test_unique_passage(text: str, start: int, end: int, expected: str) -> None:
     assert unique_passage(text, start, end) == expected
+
+
+TWO_MARSHES = (
+    "Senator Ana Marsh backed the cap. Councillor Tom Marsh, her brother, did not. "
+    "“It is overdue,” Ms. Marsh said. Harbour master Ewan Castell stayed out of it."
+)
+
+
+@pytest.mark.parametrize(
+    ("holder", "role", "expected"),
+    [
+        pytest.param("Ana Marsh", "Senator", ["Senator Ana Marsh"], id="shared surname"),
+        pytest.param("Senator Ana Marsh", None, ["Ana Marsh"], id="titled holder"),
+        pytest.param("Ewan Castell", None, ["Castell"], id="unique surname: alone too"),
+        pytest.param("Dai Pritchard", None, [], id="not in the article: none"),
+    ],
+)  # fmt: skip
+def test_aliases_are_the_names_the_article_uses(
+    holder: str, role: str | None, expected: list[str]
+) -> None:
+    people = analyse(TWO_MARSHES).people
+    assert aliases(TWO_MARSHES, people, holder, role) == expected
+
+
+def test_a_unique_surname_gets_its_title_and_honorific_forms() -> None:
+    text = "Councillor Dana Whitlock pushed for it. “At last,” Ms. Whitlock said."
+    got = aliases(text, analyse(text).people, "Dana Whitlock", "Councillor")
+    assert got == ["Councillor Dana Whitlock", "Councillor Whitlock", "Ms. Whitlock", "Whitlock"]
 
 
 def test_eval_dir_without_cases_is_one_line_and_exit_2(
