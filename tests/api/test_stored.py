@@ -309,7 +309,7 @@ def test_a_store_down_from_the_start_still_answers_with_not_stored(
 
 
 def test_a_write_that_fails_mid_run_or_is_slow_never_costs_the_answer(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     from sqlalchemy.exc import OperationalError
 
@@ -319,7 +319,9 @@ def test_a_write_that_fails_mid_run_or_is_slow_never_costs_the_answer(
 
     async def faulty(self: Store, answers: Any) -> None:
         if mode["now"] == "full":
-            raise OperationalError("INSERT", {}, Exception("database or disk is full"))
+            # SQLAlchemy's message repeats the statement and its parameters: article text
+            params = {"article_text": answers[0].request.article.text}
+            raise OperationalError("INSERT", params, Exception("database or disk is full"))
         await asyncio.sleep(0.3)  # slower than the wait: the answer goes out first
         await real_write(self, answers)
 
@@ -339,6 +341,9 @@ def test_a_write_that_fails_mid_run_or_is_slow_never_costs_the_answer(
         assert later.status_code == 200  # kept after all; its body lacks the late warning
         assert [w["code"] for w in later.json()["warnings"]] == ["no_llm"]
         assert writes(http)["failed"] == 1 and writes(http)["stored"] == 1
+    reasons = [getattr(r, "reason", "") for r in caplog.records if r.levelname == "WARNING"]
+    assert "Exception: database or disk is full" in reasons
+    assert not any("Senate committee" in r.getMessage() + str(vars(r)) for r in caplog.records)
 
 
 def test_cached_answers_are_kept_too(tmp_path: Path, llm: respx.MockRouter) -> None:
