@@ -181,6 +181,24 @@ STORE_LABELS = {
 }
 
 
+def store_path_text(path: dict[str, Any]) -> str:
+    """The in-process rows (benchmarks/store_path.py): the route's own time, without HTTP."""
+
+    def us(state: str, key: str) -> str:
+        return f"{statistics.median(path[state][key]):.0f}"
+
+    return f"""
+
+In one process, without HTTP or load noise (`benchmarks/store_path.py`: {path["answers"]}
+answers a run, two runs a mode), what the route does after the answer is made took a median
+{us("off", "p50_us")} µs with the store off (rendering the body), {us("on", "p50_us")} µs with
+it on (also building the record and queueing it) and {us("confirmed", "p50_us")} µs when each
+answer waits for its commit; CPU per answer, the writes included, was
+{us("off", "cpu_us_per_answer")}, {us("on", "cpu_us_per_answer")} and
+{us("confirmed", "cpu_us_per_answer")} µs (queued answers share a transaction; confirmed ones
+arriving one at a time each pay for their own)."""
+
+
 def store_section(st: dict[str, Any], cores: str) -> str:
     def row(load: str, state: str, rows: str) -> str:
         p50 = ", ".join(f"{r['p50_ms']:.2f}" for r in st[state][rows])
@@ -196,6 +214,8 @@ def store_section(st: dict[str, Any], cores: str) -> str:
         for state in STORE_LABELS
         if state in st
     )
+
+    path = store_path_text(st["path"]) if "path" in st else ""
 
     def added(state: str, rows: str, key: str = "p50_ms") -> str:
         return f"{statistics.median(store_added(st, state, rows, key)):+.2f}"
@@ -216,7 +236,7 @@ flight with an instant upstream, where nothing hides a write, {added("on", "one"
 request for the write itself (batched into one transaction when answers arrive together). By
 default an answer goes out as soon as its row is queued, so only a store already known to be
 failing, or a full queue, makes it say `not_stored`; with `STORE_CONFIRM_S` every answer that
-was not kept says so, and pays the wait shown here."""
+was not kept says so, and pays the wait shown here.{path}"""
 
 
 def targets(res: dict[str, Any]) -> list[tuple[str, str, bool]]:

@@ -286,9 +286,13 @@ def store_cost(repeats: int, log: Any) -> dict[str, Any]:
     each answer waiting for its commit, in turns, `repeats` times: p50 at 20 in flight with 500 ms
     upstream (the hot-path row's load), and p50 and CPU per request at 1 in flight with 0 ms
     upstream, where a write's cost shows most."""
+    import asyncio
     import tempfile
 
+    from benchmarks.store_path import measure
+
     out: dict[str, Any] = {"repeats": repeats, "load_before": os.getloadavg()[0]}
+    out["path"] = asyncio.run(measure())
     for state in STORE_STATES:
         out[state] = {"p50_20": [], "one": []}
     with tempfile.TemporaryDirectory() as data:

@@ -129,7 +129,7 @@ class Store:
             "language": article.language,
             "engine": r.engine,
             "model": r.model,
-            "prompt_ref": f"{r.prompt.name}/{r.prompt.version}" if r.prompt else None,
+            "prompt_ref": f"{r.prompt.name}@{r.prompt.version}" if r.prompt else None,
             "prompt_sha256": r.prompt.sha256 if r.prompt else None,
             "options": a.request.options.model_dump(mode="json"),
             "response": a.body,

@@ -161,7 +161,7 @@ def test_the_model_s_raw_answer_and_the_key_id_are_kept_not_the_key(
         else http.portal.call(store.feedback_for_export)
     )  # type: ignore[attr-defined]
     assert reviewed.upstream_text == marsh_answer("water-cap-vote")
-    assert reviewed.model == "test-model" and reviewed.prompt_ref == "summarize/v1"
+    assert reviewed.model == "test-model" and reviewed.prompt_ref == "summarize@v1"
 
 
 def test_lists_page_with_cursors_and_refuse_bad_ones(
@@ -175,7 +175,7 @@ def test_lists_page_with_cursors_and_refuse_bad_ones(
     assert len(page["items"]) == 2 and page["next_cursor"]
     rest = http.get("/v1/summaries", params={"limit": 2, "cursor": page["next_cursor"]}).json()
     assert len(rest["items"]) == 1 and rest["next_cursor"] is None
-    assert rest["items"][0]["claims"] in (1, 2) and rest["items"][0]["prompt"] == "summarize/v1"
+    assert rest["items"][0]["claims"] in (1, 2) and rest["items"][0]["prompt"] == "summarize@v1"
     bad = http.get("/v1/summaries", params={"cursor": page["next_cursor"][:-2] + "xx"})
     assert bad.status_code == 400 and bad.json()["type"].endswith("/bad-cursor")
     assert bad.headers["content-type"] == "application/problem+json"

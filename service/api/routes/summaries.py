@@ -32,7 +32,17 @@ async def _client_gone(request: Request) -> None:
 @router.post(
     "/summaries",
     operation_id="createSummary",
-    responses=problem_responses(400, 401, 404, 408, 413, 415, 422, 429, 431, 502, 503, 504),
+    responses={
+        200: {
+            "headers": {
+                "Location": {
+                    "description": "where the kept answer is read back (absent when not kept)",
+                    "schema": {"type": "string"},
+                }
+            }
+        },
+        **problem_responses(400, 401, 404, 408, 413, 415, 422, 429, 431, 502, 503, 504),
+    },
     response_model=SummaryResponse,
 )
 async def create_summary(body: SummaryRequest, services: ServicesDep, request: Request) -> Response:
