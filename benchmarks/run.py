@@ -274,19 +274,31 @@ def scale(repeats: int, log: Any) -> dict[str, Any]:
     return out
 
 
+STORE_STATES = {
+    "off": {"store": "off"},
+    "on": {"store": "on"},  # the default: the answer goes out while its row is written
+    "confirmed": {"store": "on", "store_confirm_s": "1"},  # each answer waits for its row
+}
+
+
 def store_cost(repeats: int, log: Any) -> dict[str, Any]:
-    """Issue 13's row: the same service with the store on (SQLite, the default) and off, in
-    turns, `repeats` times: p50 at 20 in flight with 500 ms upstream (the hot-path row's load),
-    and p50 and CPU per request at 1 in flight with 0 ms upstream, where a write's cost shows."""
+    """Issue 13's row: the same service with the store off, on (SQLite, the default) and on with
+    each answer waiting for its commit, in turns, `repeats` times: p50 at 20 in flight with 500 ms
+    upstream (the hot-path row's load), and p50 and CPU per request at 1 in flight with 0 ms
+    upstream, where a write's cost shows most."""
+    import asyncio
     import tempfile
 
+    from benchmarks.store_path import measure
+
     out: dict[str, Any] = {"repeats": repeats, "load_before": os.getloadavg()[0]}
-    for state in ("off", "on"):
+    out["path"] = asyncio.run(measure())
+    for state in STORE_STATES:
         out[state] = {"p50_20": [], "one": []}
     with tempfile.TemporaryDirectory() as data:
         for _ in range(repeats):
-            for state in ("off", "on"):
-                with stack(cache_size="0", store=state, data_dir=data) as s:
+            for state, settings in STORE_STATES.items():
+                with stack(cache_size="0", data_dir=data, **settings) as s:
                     set_latency(s["fake"], 0.5)
                     out[state]["p50_20"].append(wrk(s, 10, 20))
                     set_latency(s["fake"], 0.0)

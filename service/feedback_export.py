@@ -61,7 +61,7 @@ def export_drafts(
         if not gold:
             result.skipped.append(f"{brief.id}: no claim marked correct or corrected")
             continue
-        ref = _cassette_ref(brief.prompt_ref)
+        ref = brief.prompt_ref  # name@version, as `newsbrief eval --prompt` and cassettes spell it
         case_path.parent.mkdir(parents=True, exist_ok=True)
         case_path.write_text(_header(brief, ref, notes) + _case_yaml(brief, gold), encoding="utf-8")
         result.written.append(case_path)
@@ -73,12 +73,6 @@ def export_drafts(
         cassette_path.write_text(cassette + "\n", encoding="utf-8")
         result.written.append(cassette_path)
     return result
-
-
-def _cassette_ref(prompt_ref: str | None) -> str | None:
-    """The prompt ref as `newsbrief eval --prompt` and the cassette folders spell it (name@version);
-    the store keeps name/version."""
-    return prompt_ref.replace("/", "@", 1) if prompt_ref and "@" not in prompt_ref else prompt_ref
 
 
 def gold_claims(

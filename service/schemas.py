@@ -386,7 +386,7 @@ class StoredSummaryInfo(BaseModel):
     stored_at: datetime
     engine: Literal["llm", "extractive"]
     model: str | None
-    prompt: str | None = Field(description="name/version, null for the extractive engine")
+    prompt: str | None = Field(description="name@version, null for the extractive engine")
     title: str | None
     source: str | None
     url: str | None

@@ -79,8 +79,9 @@ class Settings(BaseSettings):
     data_dir: Path = Path("data")  # the SQLite file lives here unless database_url is set
     database_url: SecretStr | None = None  # postgresql://…; a secret: it may carry a password
     retention_days: int = Field(default=0, ge=0)  # 0 keeps every answer
-    # How long an answer waits for its write to be confirmed before it goes out as not_stored.
-    store_write_timeout_s: float = Field(default=0.5, gt=0)
+    # How long an answer waits for its write to be committed; past it, it goes out not_stored.
+    # 0: it goes out at once (not_stored only when the store is known to be failing or full).
+    store_confirm_s: float = Field(default=0.0, ge=0, le=10)
     store_queue_size: int = Field(default=1000, ge=1)  # answers waiting to be written
 
     prompts_dir: Path = DEFAULT_PROMPTS_DIR

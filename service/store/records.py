@@ -46,7 +46,7 @@ class ReviewedSummary:
     language: str | None
     engine: str
     model: str | None
-    prompt_ref: str | None  # "name/version", None for the extractive engine
+    prompt_ref: str | None  # "name@version" as the registry spells it; None: extractive
     prompt_sha256: str | None
     options: dict[str, object]
     upstream_text: str | None  # what the model said, before grounding; None: extractive, cached

@@ -20,7 +20,7 @@ from sqlalchemy import (
     text,
     tuple_,
 )
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from service.attribution import holder_key, same_holders
@@ -65,7 +65,7 @@ class Store:
         try:
             await upgrade(self.engine)
         except (SQLAlchemyError, OSError) as exc:
-            raise StoreUnavailableError("the store cannot be reached", reason=str(exc)) from exc
+            raise StoreUnavailableError("the store cannot be reached", reason=reason(exc)) from exc
         self.migrated = True
 
     @asynccontextmanager
@@ -75,8 +75,10 @@ class Store:
         try:
             async with self.engine.begin() if begin else self.engine.connect() as conn:
                 yield conn
+        except (IntegrityError, DataError):
+            raise  # what was sent is at fault, not the database
         except (SQLAlchemyError, OSError) as exc:
-            raise StoreUnavailableError("the store cannot be reached", reason=str(exc)) from exc
+            raise StoreUnavailableError("the store cannot be reached", reason=reason(exc)) from exc
 
     # --- writes -------------------------------------------------------------------------------
 
@@ -127,7 +129,7 @@ class Store:
             "language": article.language,
             "engine": r.engine,
             "model": r.model,
-            "prompt_ref": f"{r.prompt.name}/{r.prompt.version}" if r.prompt else None,
+            "prompt_ref": f"{r.prompt.name}@{r.prompt.version}" if r.prompt else None,
             "prompt_sha256": r.prompt.sha256 if r.prompt else None,
             "options": a.request.options.model_dump(mode="json"),
             "response": a.body,
@@ -358,6 +360,15 @@ class Store:
             )
             for r in rows
         ]
+
+
+def reason(exc: BaseException) -> str:
+    """What the database said, for the log: the driver's message alone, since SQLAlchemy's own
+    text repeats the statement and its parameters (article text among them)."""
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    if isinstance(cause, StoreUnavailableError) and cause.reason:
+        return cause.reason
+    return f"{type(cause).__name__}: {cause}"[:300]
 
 
 async def _delete(conn: AsyncConnection, which: ColumnElement[bool]) -> int:

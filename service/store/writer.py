@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from service.errors import StoreUnavailableError
 from service.store.records import Answer
-from service.store.store import Store
+from service.store.store import Store, reason
 
 log = logging.getLogger(__name__)
 BATCH = 100  # answers per transaction at most
@@ -74,17 +74,21 @@ class Writer:
         except Exception as exc:  # whatever it is, the writer goes on
             if len(batch) > 1:  # one bad answer must not cost the others their place
                 for one in batch:
-                    await self._write([one])
+                    if self._clock() < self._down_until:  # the store itself failed: stop here
+                        _settle([one], StoreUnavailableError("the store failed moments ago"))
+                        self._on_written("failed", 1)
+                    else:
+                        await self._write([one])
                 return
-            self._down_until = self._clock() + COOLDOWN_S
-            failure = StoreUnavailableError("the store could not keep the answer", reason=str(exc))
-            rid = batch[0][0].request_id
+            if isinstance(exc, StoreUnavailableError):  # the database, not this answer
+                self._down_until = self._clock() + COOLDOWN_S
+            failure = StoreUnavailableError("the store could not keep the answer")
             log.warning(
                 "store: an answer was not kept",
                 extra={
                     "summary_id": batch[0][0].response.id,
-                    "for_request": rid,
-                    "reason": str(exc)[:300],
+                    "for_request": batch[0][0].request_id,
+                    "reason": reason(exc),
                 },
             )
             _settle(batch, failure)

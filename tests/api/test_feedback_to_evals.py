@@ -36,8 +36,8 @@ def kept_client(
     url = request.getfixturevalue("fresh_postgres_url") if request.param != "sqlite" else None
     if url:
         monkeypatch.setenv("NEWSBRIEF_DATABASE_URL", url)
-    # A generous write wait, so a loaded machine does not turn "kept" into not_stored.
-    update = {"store_write_timeout_s": 10.0, "database_url": SecretStr(url) if url else None}
+    # Each answer waits for its row (generously, for a loaded machine): a GET right after finds it.
+    update = {"store_confirm_s": 10.0, "database_url": SecretStr(url) if url else None}
     get_settings.cache_clear()
     with TestClient(create_app(settings.model_copy(update=update))) as client:
         yield client, url

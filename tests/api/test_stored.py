@@ -85,6 +85,7 @@ def store_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
         cache_size=0,
         data_dir=tmp_path / "data",
         database_url=database,
+        store_confirm_s=5,  # each answer waits for its row: a GET right after finds it
     )
 
 
@@ -160,7 +161,7 @@ def test_the_model_s_raw_answer_and_the_key_id_are_kept_not_the_key(
         else http.portal.call(store.feedback_for_export)
     )  # type: ignore[attr-defined]
     assert reviewed.upstream_text == marsh_answer("water-cap-vote")
-    assert reviewed.model == "test-model" and reviewed.prompt_ref == "summarize/v1"
+    assert reviewed.model == "test-model" and reviewed.prompt_ref == "summarize@v1"
 
 
 def test_lists_page_with_cursors_and_refuse_bad_ones(
@@ -174,7 +175,7 @@ def test_lists_page_with_cursors_and_refuse_bad_ones(
     assert len(page["items"]) == 2 and page["next_cursor"]
     rest = http.get("/v1/summaries", params={"limit": 2, "cursor": page["next_cursor"]}).json()
     assert len(rest["items"]) == 1 and rest["next_cursor"] is None
-    assert rest["items"][0]["claims"] in (1, 2) and rest["items"][0]["prompt"] == "summarize/v1"
+    assert rest["items"][0]["claims"] in (1, 2) and rest["items"][0]["prompt"] == "summarize@v1"
     bad = http.get("/v1/summaries", params={"cursor": page["next_cursor"][:-2] + "xx"})
     assert bad.status_code == 400 and bad.json()["type"].endswith("/bad-cursor")
     assert bad.headers["content-type"] == "application/problem+json"
@@ -282,44 +283,56 @@ def writes(http: TestClient) -> dict[str, float]:
     }
 
 
+@pytest.mark.parametrize("confirm_s", [0, 2])
 def test_a_store_down_from_the_start_still_answers_with_not_stored(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, confirm_s: float
 ) -> None:
     dead = f"postgresql://nobody@127.0.0.1:{free_port()}/gone"  # nothing listens there
-    settings = Settings(database_url=dead, data_dir=tmp_path / "data")
+    settings = Settings(database_url=dead, data_dir=tmp_path / "data", store_confirm_s=confirm_s)
     caplog.set_level(logging.WARNING)
     caplog.handler.addFilter(RequestIdFilter())  # what the service's log handler adds
     with TestClient(create_app(settings), raise_server_exceptions=False) as http:
         body = {"article": {"text": article_text("water-cap-vote")}}
         first = http.post("/v1/summaries", json=body, headers={"X-Request-ID": "req-down-1"})
         assert first.status_code == 200 and first.json()["claims"]
-        assert "location" not in first.headers
-        [warning] = [w for w in first.json()["warnings"] if w["code"] == "not_stored"]
-        assert "not kept" in warning["detail"]
-        second = http.post("/v1/summaries", json=body)  # within the cool-down: refused at once
-        assert [w["code"] for w in second.json()["warnings"]][-1] == "not_stored"
+        codes = [w["code"] for w in first.json()["warnings"]]
+        if confirm_s:  # it waited for its write, and knows
+            assert codes[-1] == "not_stored" and "location" not in first.headers
+        else:  # it went out queued; the failure came after, logged and counted
+            assert "not_stored" not in codes and "location" in first.headers
+            http.portal.call(http.app.state.services.writer.flush)  # type: ignore[attr-defined]
+        second = http.post(
+            "/v1/summaries", json=body, headers={"X-Request-ID": "req-down-2"}
+        )  # within the cool-down: refused at once, whatever confirm_s
+        [warning] = [w for w in second.json()["warnings"] if w["code"] == "not_stored"]
+        assert "failed moments ago" in warning["detail"] and "location" not in second.headers
         assert writes(http) == {"stored": 0, "failed": 1, "refused": 1}
         read = http.get(f"/v1/summaries/{first.json()['id']}")
         assert read.status_code == 503 and read.json()["type"].endswith("/store-unavailable")
         metrics = http.get("/metrics").text
-        assert 'newsbrief_response_warnings_total{code="not_stored"} 2.0' in metrics
+        told = 2 if confirm_s else 1
+        assert f'newsbrief_response_warnings_total{{code="not_stored"}} {told}.0' in metrics
     lines = [r for r in caplog.records if r.getMessage() == "summary not stored"]
-    assert lines and lines[0].levelname == "WARNING"
-    assert getattr(lines[0], "request_id", None) == "req-down-1"
+    assert [r.levelname for r in lines] == ["WARNING"] * told
+    assert getattr(lines[-1], "request_id", None) == "req-down-2"
+    failed = [r for r in caplog.records if r.getMessage() == "store: an answer was not kept"]
+    assert [getattr(r, "for_request", None) for r in failed] == ["req-down-1"]
 
 
 def test_a_write_that_fails_mid_run_or_is_slow_never_costs_the_answer(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     from sqlalchemy.exc import OperationalError
 
-    settings = Settings(data_dir=tmp_path / "data", store_write_timeout_s=0.05)
+    settings = Settings(data_dir=tmp_path / "data", store_confirm_s=0.05)
     real_write = Store.write
     mode = {"now": "full"}
 
     async def faulty(self: Store, answers: Any) -> None:
         if mode["now"] == "full":
-            raise OperationalError("INSERT", {}, Exception("database or disk is full"))
+            # SQLAlchemy's message repeats the statement and its parameters: article text
+            params = {"article_text": answers[0].request.article.text}
+            raise OperationalError("INSERT", params, Exception("database or disk is full"))
         await asyncio.sleep(0.3)  # slower than the wait: the answer goes out first
         await real_write(self, answers)
 
@@ -339,11 +352,17 @@ def test_a_write_that_fails_mid_run_or_is_slow_never_costs_the_answer(
         assert later.status_code == 200  # kept after all; its body lacks the late warning
         assert [w["code"] for w in later.json()["warnings"]] == ["no_llm"]
         assert writes(http)["failed"] == 1 and writes(http)["stored"] == 1
+    reasons = [getattr(r, "reason", "") for r in caplog.records if r.levelname == "WARNING"]
+    assert "Exception: database or disk is full" in reasons
+    assert not any("Senate committee" in r.getMessage() + str(vars(r)) for r in caplog.records)
 
 
 def test_cached_answers_are_kept_too(tmp_path: Path, llm: respx.MockRouter) -> None:
     settings = Settings(
-        llm_base_url=LLM_BASE, llm_api_key="test-key-not-real", data_dir=tmp_path / "data"
+        llm_base_url=LLM_BASE,
+        llm_api_key="test-key-not-real",
+        data_dir=tmp_path / "data",
+        store_confirm_s=5,
     )
     llm.post("/chat/completions").respond(200, json=completion_json(marsh_answer("water-cap-vote")))
     with TestClient(create_app(settings)) as http:
@@ -353,3 +372,15 @@ def test_cached_answers_are_kept_too(tmp_path: Path, llm: respx.MockRouter) -> N
         listed = http.get("/v1/summaries").json()["items"]
         assert [s["cached"] for s in listed] == [True, False]
         assert http.get(f"/v1/summaries/{second.json()['id']}").content == second.content
+
+
+def test_by_default_an_answer_goes_out_at_once_and_is_kept_just_after(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "data")
+    assert settings.store_confirm_s == 0
+    with TestClient(create_app(settings)) as http:
+        body = {"article": {"text": article_text("water-cap-town-hall")}}
+        sent = http.post("/v1/summaries", json=body)
+        assert sent.status_code == 200 and sent.headers["location"].endswith(sent.json()["id"])
+        assert [w["code"] for w in sent.json()["warnings"]] == ["no_llm"]
+        http.portal.call(http.app.state.services.writer.flush)  # type: ignore[attr-defined]
+        assert http.get(sent.headers["location"]).content == sent.content

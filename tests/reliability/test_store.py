@@ -32,6 +32,7 @@ def test_two_processes_writing_at_once_keep_every_answer(
         where = {"data_dir": str(tmp_path / "shared-data")}
     else:
         where = {"database_url": request.getfixturevalue("fresh_postgres_url")}
+    where["store_confirm_s"] = "5"  # each answer waits for its row, so none may say not_stored
     with ExitStack() as stack:
         a = stack.enter_context(service(**where))
         b = stack.enter_context(service(**where))  # both migrate at start-up: one waits

@@ -32,7 +32,17 @@ async def _client_gone(request: Request) -> None:
 @router.post(
     "/summaries",
     operation_id="createSummary",
-    responses=problem_responses(400, 401, 404, 408, 413, 415, 422, 429, 431, 502, 503, 504),
+    responses={
+        200: {
+            "headers": {
+                "Location": {
+                    "description": "where the kept answer is read back (absent when not kept)",
+                    "schema": {"type": "string"},
+                }
+            }
+        },
+        **problem_responses(400, 401, 404, 408, 413, 415, 422, 429, 431, 502, 503, 504),
+    },
     response_model=SummaryResponse,
 )
 async def create_summary(body: SummaryRequest, services: ServicesDep, request: Request) -> Response:
@@ -71,8 +81,8 @@ async def create_summary(body: SummaryRequest, services: ServicesDep, request: R
             request_id=request_id.get(),
             upstream_text=result._upstream_text,
         )
-        timeout = services.settings.store_write_timeout_s
-        if (trouble := await _keep(services.writer, answer, timeout)) is None:
+        confirm_s = services.settings.store_confirm_s
+        if (trouble := await _keep(services.writer, answer, confirm_s)) is None:
             headers["Location"] = f"/v1/summaries/{result.id}"
         else:
             result = result.model_copy(update={"warnings": [*result.warnings, trouble]})
@@ -97,18 +107,24 @@ async def create_summary(body: SummaryRequest, services: ServicesDep, request: R
     return Response(sent, media_type="application/json", headers=headers)
 
 
-async def _keep(writer: Writer, answer: Answer, wait_s: float) -> ResponseWarning | None:
-    """Hand the answer to the store and wait (a bounded time) for it to be kept; if it was not,
-    the `not_stored` warning to send. Either way the client gets its answer."""
+async def _keep(writer: Writer, answer: Answer, confirm_s: float) -> ResponseWarning | None:
+    """Hand the answer to the store; the `not_stored` warning to send if it was refused at once,
+    or (with `confirm_s`) if its write failed or was not committed within that time. Either way
+    the client gets its answer."""
     kept = writer.submit(answer)
+    detail = None
     try:
-        await asyncio.wait_for(asyncio.shield(kept), wait_s)
-        return None
+        if kept.done() or confirm_s:
+            await asyncio.wait_for(asyncio.shield(kept), confirm_s or None)
     except StoreUnavailableError as exc:
         detail = f"the answer was not kept: {exc}"
     except TimeoutError:
-        kept.add_done_callback(_ignore_outcome)  # it may still be kept; nobody waits for it
-        detail = f"the store did not confirm keeping the answer within {wait_s:g} s"
+        detail = f"the store did not confirm keeping the answer within {confirm_s:g} s"
+    if not kept.done() or detail is None:
+        # Queued, or kept: a failure from here on is the writer's to log and count.
+        kept.add_done_callback(_ignore_outcome)
+    if detail is None:
+        return None
     log.warning("summary not stored", extra={"summary_id": answer.response.id, "reason": detail})
     return ResponseWarning(code="not_stored", detail=f"{detail}; the brief itself is complete")
 
