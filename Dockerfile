@@ -13,7 +13,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PATH=/opt/venv/bin:$PATH \
     NEWSBRIEF_HOST=0.0.0.0 \
     NEWSBRIEF_PORT=8000 \
-    NEWSBRIEF_SHUTDOWN_GRACE_S=8
+    NEWSBRIEF_SHUTDOWN_GRACE_S=8 \
+    NEWSBRIEF_DATA_DIR=/data
 
 RUN groupadd --system newsbrief && useradd --system --gid newsbrief --home-dir /app newsbrief
 
@@ -28,6 +29,11 @@ COPY pyproject.toml README.md /tmp/build/
 COPY service /tmp/build/service
 COPY prompts /tmp/build/prompts
 RUN /opt/venv/bin/pip install --no-deps /tmp/build && rm -rf /tmp/build
+
+# The store's SQLite file lives in /data, a volume: answers outlive the container. With
+# NEWSBRIEF_DATABASE_URL set (PostgreSQL) nothing is written there.
+RUN mkdir /data && chown newsbrief:newsbrief /data
+VOLUME /data
 
 WORKDIR /app
 USER newsbrief

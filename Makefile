@@ -9,7 +9,7 @@ HOST ?=
 PORT ?=
 CODE := service newsbrief_dev tests benchmarks
 
-.PHONY: run dev check fast-tests test lint typecheck unit eval deploy-check redis-installed lock bench bench-full bench-scale bench-breakdown bench-llm-call bench-attribution bench-http wrk-installed container-check clean
+.PHONY: run dev check fast-tests test lint typecheck unit eval deploy-check redis-installed postgres-installed lock bench bench-full bench-scale bench-breakdown bench-store bench-llm-call bench-attribution bench-http wrk-installed container-check clean
 
 $(BIN)/.runtime: requirements/runtime.lock pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -28,12 +28,12 @@ run: $(BIN)/.runtime
 dev: $(BIN)/.dev
 
 # The developer loop, in seconds: lint, types and the fast tests side by side (the tests marked
-# slow, e2e or reliability are left to make test).
+# slow, e2e, reliability or postgres are left to make test).
 check: $(BIN)/.dev
 	$(MAKE) --no-print-directory -j3 lint typecheck fast-tests
 
 fast-tests: $(BIN)/.dev
-	HYPOTHESIS_PROFILE=check $(BIN)/pytest -q -m "not slow and not e2e and not reliability"
+	HYPOTHESIS_PROFILE=check $(BIN)/pytest -q -m "not slow and not e2e and not reliability and not postgres"
 
 test: $(BIN)/.dev lint typecheck unit eval deploy-check
 
@@ -44,7 +44,7 @@ lint: $(BIN)/.dev
 typecheck: $(BIN)/.dev
 	$(BIN)/mypy service newsbrief_dev
 
-unit: $(BIN)/.dev redis-installed
+unit: $(BIN)/.dev redis-installed postgres-installed
 	$(BIN)/pytest -q
 
 # deploy/ against the Kubernetes and compose-spec schemas that ship inside the two checkers'
@@ -56,6 +56,10 @@ deploy-check: $(BIN)/.dev
 # The shared-state tests run two services against a real redis-server (Debian's package).
 redis-installed:
 	scripts/install-redis
+
+# The store's tests run against a real PostgreSQL server (Debian's package; tests/pg_server.py).
+postgres-installed:
+	scripts/install-postgres
 
 # The offline eval and its gate: every prompt version on every case, from cassettes.
 eval: $(BIN)/.dev
@@ -105,6 +109,10 @@ bench-breakdown: $(BIN)/.dev wrk-installed
 # uvicorn's httptools protocol against newsbrief's limited one, side by side (ratios).
 bench-http: $(BIN)/.dev wrk-installed
 	$(BIN)/python benchmarks/http_protocol.py
+
+# The store on/off rows alone, merged into docs/benchmarks/results.json and BENCHMARKS.md.
+bench-store: $(BIN)/.bench $(BENCH_ENV)/.ok wrk-installed
+	$(BIN)/python benchmarks/run.py --store-only
 
 # The hot-path and workers rows alone, merged into docs/benchmarks/results.json and BENCHMARKS.md.
 bench-scale: $(BIN)/.bench $(BENCH_ENV)/.ok wrk-installed

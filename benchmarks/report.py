@@ -206,8 +206,92 @@ that (a) no longer does: the SDK's per-call request machinery and typed response
 httpx client itself (httpx, httpcore, h11, anyio) is most of the call in both."""
 
 
+def store_added(st: dict[str, Any], state: str, rows: str, key: str = "p50_ms") -> list[float]:
+    """Per repeat: what the store in `state` added to the store off, in ms (CPU ms with `key`)."""
+    return [on[key] - off[key] for on, off in zip(st[state][rows], st["off"][rows], strict=True)]
+
+
+def store_target(st: dict[str, Any]) -> tuple[str, str, bool]:
+    added = store_added(st, "on", "p50_20")
+    pairs = zip(st["on"]["p50_20"], st["off"]["p50_20"], strict=True)
+    ratios = [on["p50_ms"] / off["p50_ms"] for on, off in pairs]
+    return (
+        "the store (default set-up) adds ≤ 1 ms at p50, 20 in flight, 500 ms upstream",
+        f"on − off: median {statistics.median(added):+.2f} ms "
+        f"(runs: {', '.join(f'{a:+.2f}' for a in added)}); on/off {_spread(ratios)}",
+        statistics.median(added) <= 1.0,
+    )
+
+
+STORE_LABELS = {
+    "off": "off",
+    "on": "on (default)",
+    "confirmed": "on, `STORE_CONFIRM_S=1`",
+}
+
+
+def store_path_text(path: dict[str, Any]) -> str:
+    """The in-process rows (benchmarks/store_path.py): the route's own time, without HTTP."""
+
+    def us(state: str, key: str) -> str:
+        return f"{statistics.median(path[state][key]):.0f}"
+
+    return f"""
+
+In one process, without HTTP or load noise (`benchmarks/store_path.py`: {path["answers"]}
+answers a run, two runs a mode), what the route does after the answer is made took a median
+{us("off", "p50_us")} µs with the store off (rendering the body), {us("on", "p50_us")} µs with
+it on (also building the record and queueing it) and {us("confirmed", "p50_us")} µs when each
+answer waits for its commit; CPU per answer, the writes included, was
+{us("off", "cpu_us_per_answer")}, {us("on", "cpu_us_per_answer")} and
+{us("confirmed", "cpu_us_per_answer")} µs (queued answers share a transaction; confirmed ones
+arriving one at a time each pay for their own)."""
+
+
+def store_section(st: dict[str, Any], cores: str) -> str:
+    def row(load: str, state: str, rows: str) -> str:
+        p50 = ", ".join(f"{r['p50_ms']:.2f}" for r in st[state][rows])
+        cpu = ", ".join(f"{r['cpu_ms_per_request']:.2f}" for r in st[state][rows])
+        return f"| {load} | {STORE_LABELS[state]} | {p50} | {cpu} |"
+
+    table = "\n".join(
+        row(load, state, rows)
+        for load, rows in (
+            ("20 in flight, 500 ms upstream", "p50_20"),
+            ("1 in flight, 0 ms", "one"),
+        )
+        for state in STORE_LABELS
+        if state in st
+    )
+
+    path = store_path_text(st["path"]) if "path" in st else ""
+
+    def added(state: str, rows: str, key: str = "p50_ms") -> str:
+        return f"{statistics.median(store_added(st, state, rows, key)):+.2f}"
+
+    return f"""The same service with the store off, on (SQLite in a temporary data directory, the
+default set-up) and on with every answer waiting for its commit (`STORE_CONFIRM_S=1`), started in
+turns, {st["repeats"]} times each, in one run; wrk drives it for 10 s a run. The 1-minute load
+average was {st["load_before"]:.1f} before and {st["load_after"]:.1f} after, on {cores} cores.
+
+| load | store | p50 ms per run | CPU ms/req per run |
+| --- | --- | --- | --- |
+{table}
+
+Medians of on − off: at 20 in flight and 500 ms upstream, {added("on", "p50_20")} ms at p50
+by default and {added("confirmed", "p50_20")} ms when each answer waits for its row; at 1 in
+flight with an instant upstream, where nothing hides a write, {added("on", "one")} ms and
+{added("confirmed", "one")} ms, with {added("on", "one", "cpu_ms_per_request")} ms of CPU per
+request for the write itself (batched into one transaction when answers arrive together). By
+default an answer goes out as soon as its row is queued, so only a store already known to be
+failing, or a full queue, makes it say `not_stored`; with `STORE_CONFIRM_S` every answer that
+was not kept says so, and pays the wait shown here.{path}"""
+
+
 def targets(res: dict[str, Any]) -> list[tuple[str, str, bool]]:
     rows = scale_targets(res["scale"]) if "scale" in res else []
+    if "store" in res:
+        rows.append(store_target(res["store"]))
     at_half = [c for c in res["grid"] if c["latency_s"] == 0.5]
     worst = max(at_half, key=lambda c: c["http"]["p50_ms"] / c["bare"]["p50_ms"])
     ratios = ", ".join(
@@ -388,6 +472,8 @@ def write(res: dict[str, Any], out: Path, doc: Path, *, replot: bool = True) -> 
     command = "make bench" if res["quick"] else "make bench-full"
     when = res.get("scale_generated_at")
     scale_when = f"(These rows: `make bench-scale`, {when}.)" if when else ""
+    stored_when = res.get("store_generated_at")
+    store_when = f"(These rows: `make bench-store`, {stored_when}.)" if stored_when else ""
     text = f"""# Benchmarks
 
 What newsbrief adds on top of the LLM call, measured side by side in one run against the floor
@@ -437,6 +523,11 @@ and (c). Each cell starts with 3 untimed warm-up calls.
 
 {breakdown_section(res["breakdown"]) if "breakdown" in res else "Not measured yet."}
 
+## The store on the hot path
+
+{store_section(res["store"], m["cores"]) if "store" in res else "Not measured in this run."}
+{store_when}
+
 ## Ratios against (b)
 
 {grid_tables(complete)}
@@ -473,6 +564,7 @@ make bench        # short run, a few minutes: writes build/bench/
 make bench-full   # the full grid (about 15 minutes): rewrites this file and its plot
 make bench-scale  # only the hot-path and workers rows (about 4 minutes), into this file
 make bench-breakdown  # where the CPU goes, before and after (about 4 minutes), into this file
+make bench-store  # only the store on/off rows (about 3 minutes), into this file
 ```
 
 Both install the plotting and instructor environments from hash-pinned locks

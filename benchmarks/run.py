@@ -274,6 +274,45 @@ def scale(repeats: int, log: Any) -> dict[str, Any]:
     return out
 
 
+STORE_STATES = {
+    "off": {"store": "off"},
+    "on": {"store": "on"},  # the default: the answer goes out while its row is written
+    "confirmed": {"store": "on", "store_confirm_s": "1"},  # each answer waits for its row
+}
+
+
+def store_cost(repeats: int, log: Any) -> dict[str, Any]:
+    """Issue 13's row: the same service with the store off, on (SQLite, the default) and on with
+    each answer waiting for its commit, in turns, `repeats` times: p50 at 20 in flight with 500 ms
+    upstream (the hot-path row's load), and p50 and CPU per request at 1 in flight with 0 ms
+    upstream, where a write's cost shows most."""
+    import asyncio
+    import tempfile
+
+    from benchmarks.store_path import measure
+
+    out: dict[str, Any] = {"repeats": repeats, "load_before": os.getloadavg()[0]}
+    out["path"] = asyncio.run(measure())
+    for state in STORE_STATES:
+        out[state] = {"p50_20": [], "one": []}
+    with tempfile.TemporaryDirectory() as data:
+        for _ in range(repeats):
+            for state, settings in STORE_STATES.items():
+                with stack(cache_size="0", data_dir=data, **settings) as s:
+                    set_latency(s["fake"], 0.5)
+                    out[state]["p50_20"].append(wrk(s, 10, 20))
+                    set_latency(s["fake"], 0.0)
+                    out[state]["one"].append(wrk(s, 10, 1))
+                runs = out[state]
+                log(
+                    f"  store {state}: p50 {runs['p50_20'][-1]['p50_ms']:.2f} ms at 20/500 ms, "
+                    f"{runs['one'][-1]['p50_ms']:.2f} ms and "
+                    f"{runs['one'][-1]['cpu_ms_per_request']:.2f} ms CPU at 1/0 ms"
+                )
+    out["load_after"] = os.getloadavg()[0]
+    return out
+
+
 def eval_seconds() -> float:
     started = time.perf_counter()
     subprocess.run(
@@ -343,6 +382,11 @@ def main() -> None:
         action="store_true",
         help="measure only the hot-path and workers rows into docs/benchmarks/results.json",
     )
+    parser.add_argument(
+        "--store-only",
+        action="store_true",
+        help="measure only the store on/off rows into docs/benchmarks/results.json",
+    )
     args = parser.parse_args()
     out = ROOT / ("build/bench" if args.quick else "docs/benchmarks")
     out.mkdir(parents=True, exist_ok=True)
@@ -356,17 +400,19 @@ def main() -> None:
         "quick": args.quick,
         "machine": machine(),
     }
-    if args.scale_only:
+    if args.scale_only or args.store_only:
         out = ROOT / "docs/benchmarks"
-        results = json.loads((out / "results.json").read_text()) | {
-            "scale": scale(3, log),
-            "scale_generated_at": results["generated_at"],
-        }
+        saved = json.loads((out / "results.json").read_text())
+        if args.scale_only:
+            saved |= {"scale": scale(3, log), "scale_generated_at": results["generated_at"]}
+        else:
+            saved |= {"store": store_cost(3, log), "store_generated_at": results["generated_at"]}
+        results = saved
         results["machine"] = machine()
         (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
         from benchmarks.report import write
 
-        for path in write(results, out, ROOT / "docs" / "BENCHMARKS.md"):
+        for path in write(results, out, ROOT / "docs" / "BENCHMARKS.md", replot=False):
             log(f"wrote {path}")
         return
     log("scale")
@@ -384,6 +430,8 @@ def main() -> None:
             results["in_flight_1000_at_2s"] = next(
                 c for c in results["grid"] if c["latency_s"] == 2.0 and c["concurrency"] == 1000
             )
+    log("store")
+    results["store"] = store_cost(1 if args.quick else 3, log)
     log("cache")
     results["cache"] = cache_hits(log)
     log("long articles")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left, bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal, NamedTuple
@@ -332,6 +333,46 @@ class People:
         return Speaker(text, indefinite=indefinite)
 
 
+def _holder_words(holder: str) -> list[str]:
+    # "Helen Okafor (Mayor)", "Helen Okafor, mayor of Port Aldine": the name is before.
+    return _HOLDER_EXTRA.sub("", holder).split(",")[0].split()
+
+
+def holder_key(holder: str) -> str:
+    """The lower-case surname a holder's name ends in ("Senator Ana Marsh" → "marsh"): claims
+    kept from many articles are looked up by it, then told apart with `same_holders`."""
+    _, name = _split_title(_holder_words(holder))
+    return (name[-1] if name else holder.strip()).lower()
+
+
+def same_holders(
+    asked: str, holders: Iterable[tuple[str, str | None]]
+) -> set[tuple[str, str | None]]:
+    """Which of these holders (name, role), all from different articles, mean the person asked
+    for, by the rules one article uses for its own names: a full name, a surname, a title and
+    surname ("Senator Marsh" is "Ana Marsh" when she is the one Marsh, or the one senator Marsh).
+    A bare surname that two people share asks for both."""
+    pairs = list(holders)
+    runs = [(0, 0, [*_lower_titles(role), *_holder_words(h)]) for h, role in pairs]
+    people = People("", runs)
+    words = [w[:1].upper() + w[1:] for w in _holder_words(asked)]  # "ana marsh" asks too
+    wanted = people.resolve(words).person
+    _, name = _split_title(words)
+    if wanted is None and len(name) == 1:  # a surname alone, shared: every one of them
+        return {(h, role) for h, role in pairs if holder_key(h) == name[0].lower()}
+    return {
+        (h, role)
+        for h, role in pairs
+        if (wanted is not None and people.resolve(_holder_words(h), role).person == wanted)
+        or (wanted is None and h.casefold() == asked.strip().casefold())
+    }
+
+
+def _lower_titles(role: str | None) -> list[str]:
+    """The title words of a role ("Senator for Kelby" → ["senator"]), to sit before a name."""
+    return [w for w in _lower_words(role or "") if w in _TITLE_WORDS]
+
+
 def _split_title(words: list[str]) -> tuple[list[str], list[str]]:
     """ "Councillor Tom Marsh" → (["Councillor"], ["Tom", "Marsh"]); a possessive 's dropped."""
     k = 0
@@ -540,8 +581,7 @@ class Article:
 
     def holder(self, holder: str, role: str | None) -> Speaker:
         """The person a claim's holder means in this article, as far as the text tells."""
-        # "Helen Okafor (Mayor)", "Helen Okafor, mayor of Port Aldine": the name is before.
-        words = _HOLDER_EXTRA.sub("", holder).split(",")[0].split()
+        words = _holder_words(holder)
         if words and words[0].lower() in _DETERMINERS:  # "the mayor", "a farmer"
             return self.people.by_role(_lower_words(holder))
         return self.people.resolve(words, role)

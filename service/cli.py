@@ -1,4 +1,5 @@
-"""The `newsbrief` command: serve the API, summarise a file, list prompts, run a fake LLM."""
+"""The `newsbrief` command: serve the API, summarise a file, list prompts, migrate the store,
+export reviewer feedback as eval drafts, run the evals and a fake LLM."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import importlib
 import json
 import signal
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -143,6 +145,25 @@ def cmd_prompts(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    """Migrate the store's database to the newest schema (start-up does the same by itself)."""
+    from service.errors import StoreUnavailableError
+    from service.store import open_store
+
+    async def run() -> None:
+        async with open_store(settings):
+            pass
+
+    try:
+        asyncio.run(run())
+    except StoreUnavailableError as exc:
+        _err(f"newsbrief: {exc}: {exc.reason}")
+        return 1
+    where = "PostgreSQL" if settings.database_url else f"SQLite in {settings.data_dir}"
+    print(f"newsbrief: the store ({where}) is at the newest schema")
+    return 0
+
+
 def cmd_healthcheck(args: argparse.Namespace, settings: Settings) -> int:
     """Exit 0 when the local server answers /healthz: the container's HEALTHCHECK."""
     import urllib.request
@@ -203,8 +224,54 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         print(report.planted_table(result.planted))
     for path in result.reports:
         _err(f"wrote {path}")
-    print("gate: " + ("passed" if result.passed else "FAILED"))
+    if result.gate_skipped:
+        print(f"gate: skipped ({options.evals_dir} has no thresholds.yaml): scores only")
+    else:
+        print("gate: " + ("passed" if result.passed else "FAILED"))
     return 0 if result.passed else 1
+
+
+def parse_since(value: str) -> datetime:
+    """--since: a date (midnight UTC) or an ISO 8601 time; one without a zone is UTC."""
+    at = datetime.fromisoformat(value)
+    return at if at.tzinfo else at.replace(tzinfo=UTC)
+
+
+def cmd_feedback_export(args: argparse.Namespace, settings: Settings) -> int:
+    """Write an eval case draft (and cassette) for every brief a reviewer gave feedback on."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from service.errors import StoreUnavailableError
+    from service.feedback_export import export_drafts
+    from service.store import ReviewedSummary, open_store
+
+    try:
+        since = parse_since(args.since) if args.since else None
+    except ValueError:
+        _err(f"newsbrief: --since {args.since!r}: not a date (YYYY-MM-DD or ISO 8601 time)")
+        return 2
+
+    async def reviewed() -> list[ReviewedSummary]:
+        async with open_store(settings) as store:
+            return await store.feedback_for_export(since)
+
+    try:
+        briefs = asyncio.run(reviewed())
+    except StoreUnavailableError as exc:
+        _err(f"newsbrief: {exc}: {exc.reason}")
+        return 1
+    except (SQLAlchemyError, OSError) as exc:  # reachable and migrated, then failed mid-read
+        _err(f"newsbrief: cannot read the store: {type(exc).__name__}: {exc}")
+        return 1
+    result = export_drafts(briefs, Path(args.out), force=args.force)
+    for line in result.skipped:
+        _err(f"skipped {line}")
+    for path in result.written:
+        print(f"wrote {path}")
+    cases = sum(p.suffix == ".yaml" for p in result.written)
+    plural = "s" if result.reviewed != 1 else ""
+    print(f"{result.reviewed} reviewed brief{plural}: {cases} draft case(s) in {args.out}")
+    return 0
 
 
 def cmd_fake_llm(args: argparse.Namespace, settings: Settings) -> int:
@@ -265,6 +332,22 @@ def parser() -> argparse.ArgumentParser:
         "--out", default="build/eval", help="where report.{json,md,html} go (build/eval)"
     )
     evals.set_defaults(func=cmd_eval)
+
+    feedback = sub.add_parser("feedback", help="reviewer feedback kept in the store")
+    feedback_sub = feedback.add_subparsers(dest="action", required=True)
+    export = feedback_sub.add_parser(
+        "export", help="write eval case drafts from reviewed briefs, for newsbrief eval --evals-dir"
+    )
+    export.add_argument("--out", required=True, help="the folder: cases/ and cassettes/ go here")
+    export.add_argument("--since", default=None, help="feedback given on or after DATE (UTC)")
+    export.add_argument("--force", action="store_true", help="replace existing case drafts")
+    export.set_defaults(func=cmd_feedback_export)
+
+    db = sub.add_parser("db", help="the store's database")
+    db_sub = db.add_subparsers(dest="action", required=True)
+    db_sub.add_parser("upgrade", help="apply the schema migrations not yet applied").set_defaults(
+        func=cmd_db_upgrade
+    )
 
     sub.add_parser("healthcheck", help="exit 0 if the local server is healthy").set_defaults(
         func=cmd_healthcheck

@@ -5,7 +5,10 @@
     │   ├── ArticleTooLongError      article text is over the configured maximum
     │   ├── UnknownPromptError       no prompt with that name and version
     │   ├── UnauthorizedError        no valid API key was given
-    │   └── RateLimitedError         this API key sent too many requests; try later
+    │   ├── RateLimitedError         this API key sent too many requests; try later
+    │   ├── NotStoredError           no stored summary has that id (or the store is off)
+    │   ├── BadCursorError           a list cursor was not made by us for this query
+    │   └── InvalidFeedbackError     feedback names a claim or field the summary lacks
     ├── PromptFileError              a prompt file is invalid (raised at load, never per request)
     ├── UpstreamError                the LLM gave no usable answer
     │   ├── UpstreamUnavailableError timeouts, connection errors, 408/409/429/5xx, even in a 200
@@ -20,6 +23,7 @@
     │       └── ContentFilterError   the provider's content filter blocked the prompt or answer
     ├── DeadlineExceededError        the overall per-request deadline ran out
     ├── RateLimitUnavailableError    the shared rate limit cannot be checked and must deny
+    ├── StoreUnavailableError        the store (database) failed or cannot be reached
     └── EvalError                    the eval suite cannot run as asked (never over HTTP)
         ├── DatasetError             an eval case file is invalid
         ├── CassetteError            a cassette is missing, invalid, or may not be overwritten
@@ -79,6 +83,22 @@ class RateLimitedError(RequestError):
     def __init__(self, retry_after: float) -> None:
         super().__init__(f"rate limit exceeded; retry in {retry_after:.0f} s")
         self.retry_after = retry_after
+
+
+class NotStoredError(RequestError):
+    """No stored summary has that id, or the store is off."""
+
+
+class BadCursorError(RequestError):
+    """A list cursor that this service did not hand out for this query."""
+
+
+class InvalidFeedbackError(RequestError):
+    """Feedback that names a claim or field the summary does not have, or is otherwise invalid."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class PromptFileError(NewsbriefError):
@@ -217,6 +237,14 @@ class RateLimitUnavailableError(NewsbriefError):
             "the rate limit cannot be checked right now (NEWSBRIEF_RATE_LIMIT_ON_REDIS_ERROR=deny)"
         )
         self.retry_after = retry_after
+
+
+class StoreUnavailableError(NewsbriefError):
+    """The store failed or cannot be reached; `reason` keeps the driver's words, for the log."""
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class EvalError(NewsbriefError):

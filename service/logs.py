@@ -1,7 +1,9 @@
 """Logging: one JSON object per line, each with the id of the request it belongs to.
 
 Nothing here logs request bodies, article text or keys; the openai and httpcore loggers, which
-print request options and wire details at DEBUG, are held at WARNING whatever the level. Query
+print request options and wire details at DEBUG, are held at WARNING whatever the level, as are
+the store's database loggers (aiosqlite and SQLAlchemy echo each statement's parameters, which
+carry article text). Query
 strings in uvicorn's access lines keep their parameter names only (`?api_key=…`).
 """
 
@@ -17,7 +19,8 @@ import orjson
 
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
 
-_QUIET = ("openai", "httpcore", "httpx", "hpack")  # chatty at DEBUG, and they echo payloads
+# Chatty at DEBUG, and they echo payloads.
+_QUIET = ("openai", "httpcore", "httpx", "hpack", "aiosqlite", "sqlalchemy")
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
 _NOT_EXTRA = frozenset(_STANDARD | {"ts", "level", "logger", "request_id"})  # the fixed fields
 

@@ -135,6 +135,16 @@ class Metrics:
             registry=r,
         )
 
+        self.store_writes = Counter(
+            "newsbrief_store_writes",
+            "Answers handed to the store, by outcome: stored, failed (the database refused or "
+            "was unreachable), refused (queue full, or the store failed moments ago)",
+            ["outcome"],
+            registry=r,
+        )
+        for outcome in ("stored", "failed", "refused"):
+            self.store_writes.labels(outcome)
+
     def prepare(self, model: str, prompts: Iterable[str]) -> None:
         """Show the LLM series at 0 from the start: a rate over a missing series shows nothing."""
         for prompt in prompts:
@@ -177,6 +187,9 @@ class Metrics:
         """Bring the counter up to the Redis link's own running count (read at each scrape)."""
         self.redis_errors.inc(max(0, total - self._redis_errors_seen))
         self._redis_errors_seen = max(total, self._redis_errors_seen)
+
+    def store_written(self, outcome: str, answers: int) -> None:
+        self.store_writes.labels(outcome).inc(answers)
 
     def breaker_state(self, state: State) -> None:
         for name in BREAKER_STATES:

@@ -9,7 +9,6 @@ import asyncio
 import logging
 import re
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, ParamSpec, TypeVar
@@ -27,6 +26,7 @@ from service.errors import (
     RefusalError,
 )
 from service.grounding import Span, locate_all, sha256_text, unsupported_numbers
+from service.ids import new_id
 from service.links import Removed, strip_foreign_links
 from service.llm import CallStats, LLMClient, Reply
 from service.prompts import Prompt, PromptRegistry
@@ -104,9 +104,7 @@ async def summarize_article(
             raise DeadlineExceededError(settings.request_deadline_s) from None
         if not hit:
             return response
-        return response.model_copy(
-            update={"id": uuid.uuid4().hex, "cached": True, "usage": Usage()}
-        )
+        return response.model_copy(update={"id": new_id(), "cached": True, "usage": Usage()})
     except CircuitOpenError as exc:
         if settings.breaker_fallback != "extractive":
             raise
@@ -127,6 +125,7 @@ async def _llm_brief(
     reasks = 0
     claims_reasked = False
     accepted: Reviewed | None = None  # the latest valid answer, kept so no reask loses it
+    accepted_text: str | None = None
     while True:
         question = ChatRequest(
             messages,
@@ -141,7 +140,7 @@ async def _llm_brief(
         on_loop = _on_loop(size, llm)
         reviewed, problems = await _off_loop(on_loop, review, reply, stats.calls, article)
         if reviewed is not None:
-            accepted, accepted_size = reviewed, size
+            accepted, accepted_size, accepted_text = reviewed, size, reply.content
             if not problems or claims_reasked:
                 break
             claims_reasked = True  # one reask for evidence and speakers; then drop what stays wrong
@@ -169,7 +168,7 @@ async def _llm_brief(
         reasks=reasks,
         retries=stats.retries,
     )
-    return await _off_loop(
+    response = await _off_loop(
         _on_loop(accepted_size, llm),
         _respond,
         request,
@@ -179,6 +178,8 @@ async def _llm_brief(
         model=llm.model,
         usage=usage,
     )
+    response._upstream_text = accepted_text  # what the model said, for the store's audit trail
+    return response
 
 
 # CPU-bound steps over the whole article (the extractive engine, grounding, attribution, link and
@@ -432,7 +433,7 @@ def _respond(
     if engine == "extractive":
         warnings.insert(0, notice or extractive.NO_LLM_WARNING)
     return SummaryResponse(
-        id=uuid.uuid4().hex,
+        id=new_id(),
         engine=engine,
         model=model,
         prompt=PromptRef(name=prompt.spec.name, version=prompt.spec.version, sha256=prompt.sha256)

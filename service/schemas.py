@@ -13,8 +13,10 @@ from pydantic import (
     ConfigDict,
     Field,
     JsonValue,
+    PrivateAttr,
     StrictBool,
     field_validator,
+    model_validator,
 )
 
 
@@ -65,7 +67,20 @@ def _json_datetime(value: object) -> object:
 _LINE_BREAK_OR_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _ONE_LINE: dict[str, JsonValue] = {"pattern": "^[^\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]*$"}
 
+_RFC3339 = re.compile(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(?:\.\d+)?(?:[Zz]|[+-]\d\d:\d\d)")
+
+
+def _rfc3339_text(value: object) -> object:
+    # A query parameter is always text; pydantic would read "0.0" as a Unix time, and a time
+    # without a zone is ambiguous.
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+        raise ValueError("must be an RFC 3339 date-time with a zone, e.g. 2026-03-01T00:00:00Z")
+    return value
+
+
 JsonInt = Annotated[int, BeforeValidator(_json_integer)]
+# In a query string: RFC 3339 text with a zone, nothing else.
+QueryDateTime = Annotated[datetime, BeforeValidator(_rfc3339_text)]
 JsonDateTime = Annotated[datetime, BeforeValidator(_json_datetime)]
 
 
@@ -253,6 +268,7 @@ WarningCode = Literal[
     "claim_dropped_unverified",
     "bullets_truncated",
     "unsupported_number",
+    "not_stored",
 ]
 
 
@@ -285,6 +301,8 @@ class SummaryResponse(BaseModel):
         description="True when this answer was reused from an identical earlier request "
         "(same article, prompt version, model and options); usage is then all zeros.",
     )
+    # The model's raw answer that was accepted, for the store's audit trail; never sent.
+    _upstream_text: str | None = PrivateAttr(default=None)
 
 
 class PromptInfo(BaseModel):
@@ -353,3 +371,127 @@ class Problem(BaseModel):
     attempts: int | None = Field(default=None, description="upstream failures: calls made")
     limit: int | None = Field(default=None, description="413, 431: the limit that was exceeded")
     chars: int | None = Field(default=None, description="413 article-too-long: the text's length")
+    field: str | None = Field(
+        default=None, description="422 invalid-feedback: the claim or field it names"
+    )
+
+
+# --- the store: kept summaries, claims across articles, feedback ----------------------------
+
+
+class StoredSummaryInfo(BaseModel):
+    """One kept summary in a list; GET /v1/summaries/{id} has the whole response."""
+
+    id: str
+    stored_at: datetime
+    engine: Literal["llm", "extractive"]
+    model: str | None
+    prompt: str | None = Field(description="name@version, null for the extractive engine")
+    title: str | None
+    source: str | None
+    url: str | None
+    published_at: datetime | None
+    claims: int
+    cached: bool
+
+
+class SummaryPage(BaseModel):
+    items: list[StoredSummaryInfo]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null: done")
+
+
+class StoredClaim(BaseModel):
+    """A claim as returned in a summary, with the summary (article) it came from."""
+
+    summary_id: str
+    index: int = Field(description="its place in that summary's claims")
+    stored_at: datetime
+    holder: str
+    holder_role: str | None
+    stance: Stance
+    target: str | None
+    claim: str
+    evidence: Evidence = Field(description="offsets index into that summary's article text")
+    attribution: Attribution
+    attribution_status: Literal["verified", "unverified", "contradicted"]
+    title: str | None
+    source: str | None
+    url: str | None
+
+
+class ClaimPage(BaseModel):
+    items: list[StoredClaim]
+    next_cursor: str | None = Field(description="pass as ?cursor= for the next page; null: done")
+
+
+Verdict = Literal["correct", "incorrect", "partly"]
+SummaryField = Literal["headline", "lede", "bullets"]
+
+
+class ClaimCorrection(_Request):
+    """What a claim should have said: any of its fields, each as the claim schema has it."""
+
+    holder: str | None = Field(default=None, min_length=1, max_length=600)
+    holder_role: str | None = Field(default=None, max_length=600)
+    stance: Stance | None = None
+    target: str | None = Field(default=None, max_length=600)
+    claim: str | None = Field(default=None, min_length=1, max_length=600)
+    evidence: str | None = Field(default=None, min_length=1, max_length=3000)
+    attribution: Attribution | None = None
+
+
+class SummaryCorrection(_Request):
+    """What a summary field should have said."""
+
+    headline: str | None = Field(default=None, min_length=1, max_length=300)
+    lede: str | None = Field(default=None, min_length=1, max_length=1500)
+    bullets: list[Annotated[str, Field(min_length=1, max_length=600)]] | None = Field(
+        default=None, max_length=20
+    )
+
+
+class FeedbackIn(_Request):
+    """A reviewer's verdict on one claim (`claim`: its index) or one summary field (`field`)."""
+
+    claim: JsonInt | None = Field(default=None, ge=0)
+    field: SummaryField | None = None
+    verdict: Verdict
+    corrected: ClaimCorrection | SummaryCorrection | None = None
+    note: str | None = Field(default=None, max_length=5000)
+    reviewer: str | None = Field(default=None, max_length=200, json_schema_extra=_ONE_LINE)
+
+    @model_validator(mode="after")
+    def _one_target(self) -> FeedbackIn:
+        if (self.claim is None) == (self.field is None):
+            raise ValueError("give exactly one of 'claim' (an index) and 'field'")
+        wrong = (
+            "a correction of a claim takes claim fields (holder, stance, target, ...)"
+            if self.claim is not None
+            else f"a correction of '{self.field}' takes only '{self.field}'"
+        )
+        if self.corrected is None:
+            return self
+        given = self.corrected.model_dump(exclude_unset=True)
+        if self.claim is not None and not isinstance(self.corrected, ClaimCorrection):
+            raise ValueError(wrong)
+        if self.field is not None and (
+            not isinstance(self.corrected, SummaryCorrection) or set(given) - {self.field}
+        ):
+            raise ValueError(wrong)
+        return self
+
+
+class FeedbackOut(BaseModel):
+    id: int
+    summary_id: str
+    claim: int | None
+    field: SummaryField | None
+    verdict: Verdict
+    corrected: dict[str, JsonValue] | None
+    note: str | None
+    reviewer: str | None
+    created_at: datetime
+
+
+class FeedbackList(BaseModel):
+    items: list[FeedbackOut]

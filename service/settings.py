@@ -73,6 +73,17 @@ class Settings(BaseSettings):
     redis_timeout_s: float = Field(default=0.25, gt=0)  # connect and each command
     rate_limit_on_redis_error: Literal["allow", "deny"] = "allow"
 
+    # The store (service/store): every answer kept, with its request, for audit and search.
+    store: Literal["on", "off"] = "on"
+    store_article_text: bool = True  # false: the article's sha256 only (claim evidence is kept)
+    data_dir: Path = Path("data")  # the SQLite file lives here unless database_url is set
+    database_url: SecretStr | None = None  # postgresql://…; a secret: it may carry a password
+    retention_days: int = Field(default=0, ge=0)  # 0 keeps every answer
+    # How long an answer waits for its write to be committed; past it, it goes out not_stored.
+    # 0: it goes out at once (not_stored only when the store is known to be failing or full).
+    store_confirm_s: float = Field(default=0.0, ge=0, le=10)
+    store_queue_size: int = Field(default=1000, ge=1)  # answers waiting to be written
+
     prompts_dir: Path = DEFAULT_PROMPTS_DIR
     prompt_name: str = "summarize"
     prompt_version: str = "v1"
@@ -120,6 +131,16 @@ class Settings(BaseSettings):
             return None
         if not url.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("the Redis URL must start with redis://, rediss:// or unix://")
+        return SecretStr(url)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+        url = value.get_secret_value().strip() if value is not None else ""
+        if not url:
+            return None
+        if not url.startswith(("postgresql://", "postgresql+asyncpg://", "postgres://", "sqlite")):
+            raise ValueError("the database URL must start with postgresql:// (or sqlite://)")
         return SecretStr(url)
 
     @field_validator("llm_base_url")

@@ -21,6 +21,9 @@ from service.settings import Settings
 hypothesis_settings.register_profile("check", max_examples=20)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
+# The throwaway PostgreSQL server (postgres_url, fresh_postgres_url) for the store's tests.
+pytest_plugins = ["tests.pg_server"]
+
 ARTICLES = Path(__file__).parent / "fixtures" / "articles"
 LLM_BASE = "http://llm.test/v1"
 CHAT_URL = LLM_BASE + "/chat/completions"

@@ -1,5 +1,9 @@
 """Eval cases: an original article plus its gold (key facts, expected claims, who said what,
-forbidden strings)."""
+forbidden strings).
+
+A case tagged `feedback-draft` was written by `newsbrief feedback export` from a reviewer's verdicts
+on a stored brief: it may lack a topic, a language and key facts until an editor adds them.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,8 @@ from service.errors import DatasetError
 from service.grounding import locate
 from service.schemas import ArticleIn, Options, Stance, Strict
 
-Tag = Literal["injection", "no-opinion", "trap", "numbers", "long", "non-english"]
+Tag = Literal["injection", "no-opinion", "trap", "numbers", "long", "non-english", "feedback-draft"]
+DRAFT: Tag = "feedback-draft"
 
 
 class EvalFile(Strict):
@@ -44,10 +49,13 @@ class GoldQuote(EvalFile):
 
 
 class Gold(EvalFile):
-    language: str
+    language: str | None = Field(
+        default=None, description="Left out only in a draft: the summary's language goes unchecked."
+    )
     key_facts: list[list[str]] = Field(
-        min_length=1,
-        description="Each fact: alternatives; an alternative matches when all its words occur.",
+        default=[],
+        description="Each fact: alternatives; an alternative matches when all its words occur. "
+        "At least one, except in a draft.",
     )
     claims: list[GoldClaim]
     quotes: list[GoldQuote] = Field(
@@ -79,7 +87,9 @@ class Gold(EvalFile):
 
 class Case(EvalFile):
     id: str
-    topic: Literal["politics", "business", "science", "local", "sport", "world"]
+    topic: Literal["politics", "business", "science", "local", "sport", "world"] | None = Field(
+        default=None, description="Left out only in a draft."
+    )
     tags: list[Tag] = Field(default_factory=list)
     article: ArticleIn
     options: Options = Options()
@@ -88,6 +98,15 @@ class Case(EvalFile):
     @model_validator(mode="after")
     def _gold_fits_article(self) -> Case:
         text = self.article.text
+        if DRAFT not in self.tags:
+            given = (
+                ("topic", self.topic),
+                ("language", self.gold.language),
+                ("key_facts", self.gold.key_facts),
+            )
+            unset = [name for name, value in given if not value]
+            if unset:
+                raise ValueError(f"only a {DRAFT} case may leave out {', '.join(unset)}")
         quotes = []
         for q in self.gold.quotes:
             span = locate(q.text, text)
@@ -130,7 +149,11 @@ def load_case(path: Path) -> Case:
 
 def load_cases(root: Path, only: list[str] | None = None) -> list[Case]:
     """Every case under root/cases, sorted by id; `only` keeps the named ones (all must exist)."""
+    if not (root / "cases").is_dir():
+        raise DatasetError(f"{root} has no cases/ folder: an evals folder holds cases/<id>.yaml")
     paths = sorted((root / "cases").glob("*.yaml"))
+    if not paths:
+        raise DatasetError(f"{root / 'cases'} holds no case files (<id>.yaml)")
     if only:  # a case's id is its file's name, so only the named files need loading (and checking)
         missing = sorted(set(only) - {p.stem for p in paths})
         if missing:

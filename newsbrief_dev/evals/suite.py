@@ -43,6 +43,7 @@ class EvalResult:
     planted: list[PlantResult]
     reports: list[Path]
     baseline_written: Path | None = None
+    gate_skipped: bool = False  # the evals folder has no thresholds.yaml: scores only
 
     @property
     def passed(self) -> bool:
@@ -95,12 +96,20 @@ def run(
         payload = {"prompt": registry.default_ref, "metrics": by_name[registry.default_ref]}
         baseline_path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
         baseline_written = baseline_path
-    checks = gate.evaluate(
-        by_name,
-        registry.default_ref,
-        gate.load_thresholds(root / "thresholds.yaml"),
-        gate.load_baseline(baseline_path),
-        full_run=full_run,
+    # A folder of exported feedback drafts has no thresholds: its scores are read, not gated
+    # (the floors in evals/thresholds.yaml describe the curated dataset, not a handful of drafts).
+    thresholds_path = root / "thresholds.yaml"
+    gate_skipped = not thresholds_path.exists()
+    checks = (
+        []
+        if gate_skipped
+        else gate.evaluate(
+            by_name,
+            registry.default_ref,
+            gate.load_thresholds(thresholds_path),
+            gate.load_baseline(baseline_path),
+            full_run=full_run,
+        )
     )
     meta = {
         "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -109,4 +118,4 @@ def run(
         "default_prompt": registry.default_ref,
     }
     reports = report.write_reports(options.out, rows, cases, checks, meta, planted)
-    return EvalResult(rows, cases, checks, planted, reports, baseline_written)
+    return EvalResult(rows, cases, checks, planted, reports, baseline_written, gate_skipped)

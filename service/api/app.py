@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import os
@@ -12,15 +13,17 @@ from urllib.parse import urlsplit
 
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
+from sqlalchemy.engine import make_url
 
 from service import __version__, tracing
 from service.api import problems
 from service.api.deps import Services
 from service.api.middleware import BodyLimit, Observe, RequestId
 from service.api.openapi import document
-from service.api.routes import health, metrics, prompts, summaries
+from service.api.routes import health, metrics, prompts, stored, summaries
 from service.api.security import Guard
 from service.cache import Cache, ResultCache
+from service.errors import StoreUnavailableError
 from service.llm import LLMClient, llm_from_settings
 from service.metrics import Metrics
 from service.prompts import PromptRegistry
@@ -28,6 +31,7 @@ from service.ratelimit import RateLimiter, TokenBuckets
 from service.schemas import SummaryResponse
 from service.settings import Settings, get_settings
 from service.shared import RedisCache, RedisLink, RedisTokenBuckets, redis_link
+from service.store import Store, Writer, open_store, retention
 
 log = logging.getLogger(__name__)
 
@@ -45,8 +49,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with llm_from_settings(settings, observed) as llm, state(settings) as shared:
-            app.state.services = Services(settings, registry, llm, *shared, metrics=observed)
+        async with (
+            llm_from_settings(settings, observed) as llm,
+            state(settings) as shared,
+            keeping(settings, observed) as (store, writer),
+        ):
+            app.state.services = Services(
+                settings, registry, llm, *shared, metrics=observed, store=store, writer=writer
+            )
             if llm is not None:
                 observed.breaker_state(llm.breaker.state)
                 observed.prepare(llm.model, (p.ref for p in registry))
@@ -92,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics.router)
     app.include_router(prompts.router)
     app.include_router(summaries.router)
+    app.include_router(stored.router)
     return app
 
 
@@ -125,6 +136,33 @@ async def state(settings: Settings) -> AsyncIterator[State]:
         yield State(cache if settings.cache_size else None, limiter if rate else None, link)
 
 
+@asynccontextmanager
+async def keeping(
+    settings: Settings, metrics: Metrics
+) -> AsyncIterator[tuple[Store | None, Writer | None]]:
+    """The store with its writer and retention task running, or nothing when it is off."""
+    if settings.store == "off":
+        yield None, None
+        return
+    async with open_store(settings, migrate=False) as store:
+        try:
+            await store.migrate()
+        except StoreUnavailableError as exc:
+            # Answers go on without the store (each says not_stored); the writer migrates first.
+            log.error("store unavailable at start-up", extra={"reason": exc.reason})
+        writer = Writer(store, settings.store_queue_size, on_written=metrics.store_written)
+        writer.start()
+        cleanup = None
+        if settings.retention_days:
+            cleanup = asyncio.create_task(retention.keep_removing(store, settings.retention_days))
+        try:
+            yield store, writer
+        finally:
+            if cleanup is not None:
+                cleanup.cancel()
+            await writer.close(timeout_s=settings.shutdown_grace_s)
+
+
 def _announce(settings: Settings, registry: PromptRegistry, llm: LLMClient | None) -> None:
     """One INFO line at start-up saying what answers and within which limits; never the key."""
     upstream = urlsplit(settings.llm_base_url or "https://api.openai.com/v1")
@@ -143,9 +181,21 @@ def _announce(settings: Settings, registry: PromptRegistry, llm: LLMClient | Non
         "llm_max_reasks": settings.llm_max_reasks,
         "rate_limit_per_minute": settings.rate_limit_per_minute,
         "cache_size": settings.cache_size,
+        "store": _store_shown(settings),
+        "retention_days": settings.retention_days or None,
         "api_keys": len(settings.api_keys),
         "metrics_public": settings.metrics_public,
         "tracing": tracing.enabled(),
     }
     shown = " ".join(f"{k}={v}" for k, v in facts.items() if v is not None)
     log.info(f"newsbrief starting: {shown}", extra=facts)
+
+
+def _store_shown(settings: Settings) -> str:
+    """Where answers are kept, without the database password."""
+    if settings.store == "off":
+        return "off"
+    if settings.database_url is None:
+        return f"sqlite:{settings.data_dir}"
+    url = make_url(settings.database_url.get_secret_value())
+    return url.render_as_string(hide_password=True)

@@ -15,6 +15,7 @@ from service.ratelimit import RateLimiter
 from service.schemas import SummaryResponse
 from service.settings import Settings
 from service.shared import RedisLink
+from service.store import Store, Writer
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,8 @@ class Services:
     limiter: RateLimiter | None = None
     redis: RedisLink | None = None  # set when state is shared; its `errors` are for metrics
     metrics: Metrics = field(default_factory=Metrics)
+    store: Store | None = None  # None: NEWSBRIEF_STORE=off
+    writer: Writer | None = None  # the store's write path, beside it
 
 
 async def get_services(request: Request) -> Services:  # async: sync ones run in a thread pool

@@ -23,6 +23,9 @@ PROBLEMS: dict[type[errors.NewsbriefError], tuple[int, str, str]] = {
     errors.UnknownPromptError: (404, "unknown-prompt", "Unknown prompt version"),
     errors.UnauthorizedError: (401, "unauthorized", "API key missing or invalid"),
     errors.RateLimitedError: (429, "rate-limited", "Too many requests"),
+    errors.NotStoredError: (404, "summary-not-found", "No stored summary with that id"),
+    errors.BadCursorError: (400, "bad-cursor", "Invalid cursor"),
+    errors.InvalidFeedbackError: (422, "invalid-feedback", "Feedback is invalid"),
     errors.RequestError: (400, "bad-request", "Bad request"),
     errors.UpstreamQuotaError: (503, "llm-quota-exhausted", "LLM quota exhausted"),
     errors.CapacityError: (503, "llm-capacity", "Too many LLM calls in flight"),
@@ -37,6 +40,7 @@ PROBLEMS: dict[type[errors.NewsbriefError], tuple[int, str, str]] = {
     errors.UpstreamError: (502, "llm-error", "LLM error"),
     errors.DeadlineExceededError: (504, "deadline-exceeded", "Request deadline exceeded"),
     errors.RateLimitUnavailableError: (503, "rate-limit-unavailable", "Rate limit unavailable"),
+    errors.StoreUnavailableError: (503, "store-unavailable", "The store is unavailable"),
     errors.PromptFileError: (500, "prompt-file-invalid", "A prompt file is invalid"),
     errors.NewsbriefError: (500, "internal", "Internal error"),
 }
@@ -86,6 +90,8 @@ def problem_for(exc: errors.NewsbriefError) -> JSONResponse:
         extra["errors"] = exc.errors[:20]
     if isinstance(exc, errors.UnknownPromptError):
         extra["available"] = exc.available
+    if isinstance(exc, errors.InvalidFeedbackError):
+        extra["field"] = exc.field
     if isinstance(exc, errors.ArticleTooLongError):
         extra |= {"chars": exc.chars, "limit": exc.limit}
     if status >= 500 and status not in (502, 503, 504):

@@ -28,6 +28,11 @@ def presented_key(headers: Headers) -> str | None:
     return headers.get("x-api-key", "").strip(_OWS) or None
 
 
+def key_id(key: str) -> str:
+    """A short id for a key that cannot be turned back into it: sha256's first 12 hex digits."""
+    return hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
 def key_matches(given: str, keys: tuple[str, ...]) -> bool:
     """Compare against every configured key in constant time, without stopping at a match."""
     digest = hashlib.sha256(given.encode()).digest()
@@ -76,7 +81,7 @@ class Guard:
                 raise UnauthorizedError(
                     "send an API key as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'"
                 )
-            who = "key:" + hashlib.sha256(given.encode()).hexdigest()[:16]
+            who = "key:" + key_id(given)
         # The limiter is built in the lifespan: a Redis-backed one needs the running event loop.
         services: Services = scope["app"].state.services
         if services.limiter is not None:

@@ -75,7 +75,19 @@ def test_key_schemes_apply_to_v1_only() -> None:
 
 def test_operation_ids_are_short_names() -> None:
     ids = {op["operationId"] for _, op in operations(document())}
-    assert ids == {"createSummary", "listPrompts", "health", "ready", "metrics"}
+    assert ids == {
+        "createSummary",
+        "listPrompts",
+        "health",
+        "ready",
+        "metrics",
+        "getSummary",
+        "deleteSummary",
+        "listSummaries",
+        "listClaims",
+        "addFeedback",
+        "listFeedback",
+    }
 
 
 @pytest.fixture(scope="module")

@@ -133,7 +133,7 @@ def test_unparseable_bodies_are_4xx(
 def test_unknown_route_and_wrong_method(offline_client: TestClient) -> None:
     missing = offline_client.get("/v1/nothing")
     assert missing.status_code == 404 and missing.json()["type"].endswith("/not-found")
-    wrong = offline_client.get("/v1/summaries")
+    wrong = offline_client.put("/v1/summaries")
     assert wrong.status_code == 405 and wrong.json()["type"].endswith("/method-not-allowed")
 
 

@@ -10,7 +10,8 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from newsbrief_dev.evals.dataset import Case
+from newsbrief_dev.evals.dataset import Case, load_cases
+from service.errors import DatasetError
 
 EVALS = Path(__file__).resolve().parents[2] / "evals"
 
@@ -68,3 +69,29 @@ def test_inconsistent_gold_does_not_load(
     edit(raw)
     with pytest.raises(ValidationError, match=message):
         Case.model_validate(raw)
+
+
+def test_only_a_feedback_draft_may_leave_out_topic_language_and_key_facts() -> None:
+    raw = _raw("council-vote")
+    del raw["topic"], raw["gold"]["language"]
+    raw["gold"]["key_facts"] = []
+    with pytest.raises(ValidationError, match="may leave out topic, language, key_facts"):
+        Case.model_validate(raw)
+    draft = Case.model_validate(raw | {"tags": ["feedback-draft"]})
+    assert (draft.topic, draft.gold.language, draft.gold.key_facts) == (None, None, [])
+
+
+@pytest.mark.parametrize(
+    ("folders", "says"),
+    [
+        pytest.param([], "has no cases/ folder", id="no cases folder"),
+        pytest.param(["cases"], "holds no case files", id="an empty one"),
+    ],
+)
+def test_an_evals_folder_without_cases_says_so(
+    tmp_path: Path, folders: list[str], says: str
+) -> None:
+    for name in folders:
+        (tmp_path / name).mkdir()
+    with pytest.raises(DatasetError, match=says):
+        load_cases(tmp_path)

@@ -81,3 +81,15 @@ def test_compose_runs_several_replicas_on_one_redis() -> None:
     api = services["api"]
     assert api["deploy"]["replicas"] >= 2
     assert urlsplit(api["environment"]["NEWSBRIEF_REDIS_URL"]).hostname in services
+
+
+def test_replicas_keep_their_answers_in_one_postgresql() -> None:
+    services = compose()["services"]
+    url = services["api"]["environment"]["NEWSBRIEF_DATABASE_URL"]
+    url = re.sub(r"\$\{[^}]*\}", "password", url)  # as compose fills it in
+    assert url.startswith("postgresql://") and urlsplit(url).hostname in services
+    assert "db" in services["api"]["depends_on"]
+    found = manifests()
+    assert "Service/newsbrief-postgres" in found and "StatefulSet/newsbrief-postgres" in found
+    notes = (DEPLOY / "k8s" / "deployment.yaml").read_text()
+    assert "NEWSBRIEF_DATABASE_URL=postgresql://" in notes and "@newsbrief-postgres:" in notes

@@ -1,0 +1,28 @@
+"""Bring a database to the newest schema with the Alembic migrations shipped in this package."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_PG_LOCK = 0x6E657773  # any constant: replicas starting together migrate one at a time
+
+
+async def upgrade(engine: AsyncEngine) -> None:
+    """Run every migration not yet applied, in one transaction (empty database included)."""
+    async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_LOCK})")
+        await conn.run_sync(_upgrade)
+
+
+def _upgrade(connection: Connection) -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")

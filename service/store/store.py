@@ -1,0 +1,445 @@
+"""The store's reads and writes over one engine: summaries, claims across articles, feedback."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    delete,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    text,
+    tuple_,
+)
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from service.attribution import holder_key, same_holders
+from service.errors import InvalidFeedbackError, NotStoredError, StoreUnavailableError
+from service.schemas import (
+    ClaimPage,
+    Evidence,
+    FeedbackIn,
+    FeedbackOut,
+    StoredClaim,
+    StoredSummaryInfo,
+    SummaryPage,
+    SummaryResponse,
+)
+from service.store import cursor
+from service.store.migrate import upgrade
+from service.store.records import Answer, ReviewedSummary, Stored
+from service.store.tables import claims, feedback, summaries
+
+MAX_PAGE = 200
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Store:
+    """Reads and writes; `clock` gives "now" (tests move it), `keep_text` keeps article text."""
+
+    def __init__(
+        self, engine: AsyncEngine, *, keep_text: bool = True, clock: Callable[[], datetime] = utcnow
+    ) -> None:
+        self.engine = engine
+        self.keep_text = keep_text
+        self.clock = clock
+        self.migrated = False
+
+    async def migrate(self) -> None:
+        """Bring the schema up to date (the first time only): StoreUnavailableError if it fails."""
+        if self.migrated:
+            return
+        try:
+            await upgrade(self.engine)
+        except (SQLAlchemyError, OSError) as exc:
+            raise StoreUnavailableError("the store cannot be reached", reason=reason(exc)) from exc
+        self.migrated = True
+
+    @asynccontextmanager
+    async def _db(self, *, begin: bool = False) -> AsyncIterator[AsyncConnection]:
+        """A connection (in a transaction with `begin`); the database's failures, translated."""
+        await self.migrate()  # a store down at start-up is migrated when it is back
+        try:
+            async with self.engine.begin() if begin else self.engine.connect() as conn:
+                yield conn
+        except (IntegrityError, DataError):
+            raise  # what was sent is at fault, not the database
+        except (SQLAlchemyError, OSError) as exc:
+            raise StoreUnavailableError("the store cannot be reached", reason=reason(exc)) from exc
+
+    # --- writes -------------------------------------------------------------------------------
+
+    async def write(self, answers: Sequence[Answer]) -> None:
+        """Keep these answers, all in one transaction."""
+        summary_rows, claim_rows = [], []
+        for a in answers:
+            at = a.created_at or self.clock()
+            summary_rows.append(self._summary_row(a, at))
+            claim_rows += [
+                {
+                    "summary_id": a.response.id,
+                    "idx": i,
+                    "created_at": at,
+                    "holder": c.holder,
+                    "holder_key": holder_key(c.holder)[:200],
+                    "holder_role": c.holder_role,
+                    "stance": c.stance.value,
+                    "target": c.target,
+                    "claim": c.claim,
+                    "evidence": c.evidence.text,
+                    "evidence_start": c.evidence.start,
+                    "evidence_end": c.evidence.end,
+                    "attribution": c.attribution.value,
+                    "attribution_status": c.attribution_check.status,
+                }
+                for i, c in enumerate(a.response.claims)
+            ]
+        async with self._db(begin=True) as conn:
+            await conn.execute(insert(summaries), summary_rows)
+            if claim_rows:
+                await conn.execute(insert(claims), claim_rows)
+
+    def _summary_row(self, a: Answer, at: datetime) -> dict[str, Any]:
+        article, r = a.request.article, a.response
+        return {
+            "id": r.id,
+            "created_at": at,
+            "request_id": a.request_id,
+            "api_key_id": a.api_key_id,
+            "article_sha256": r.article.sha256,
+            "article_text": article.text if self.keep_text else None,
+            "article_chars": r.article.chars,
+            "title": article.title,
+            "source": article.source,
+            "url": article.url,
+            "published_at": article.published_at,
+            "language": article.language,
+            "engine": r.engine,
+            "model": r.model,
+            "prompt_ref": f"{r.prompt.name}@{r.prompt.version}" if r.prompt else None,
+            "prompt_sha256": r.prompt.sha256 if r.prompt else None,
+            "options": a.request.options.model_dump(mode="json"),
+            "response": a.body,
+            "usage": r.usage.model_dump(mode="json"),
+            "warnings": [w.model_dump(mode="json") for w in r.warnings],
+            "latency_ms": a.latency_ms,
+            "cached": r.cached,
+            "upstream_text": a.upstream_text,
+        }
+
+    async def delete(self, summary_id: str) -> None:
+        """Remove a summary with its article text, claims and feedback; NotStoredError if none."""
+        async with self._db(begin=True) as conn:
+            if not await _delete(conn, summaries.c.id == summary_id):
+                raise NotStoredError(f"no stored summary has the id {summary_id!r}")
+
+    async def remove_older_than(self, cutoff: datetime) -> int:
+        """Retention: remove every summary kept before `cutoff` (with claims and feedback)."""
+        async with self._db(begin=True) as conn:
+            return await _delete(conn, summaries.c.created_at < cutoff)
+
+    async def add_feedback(self, summary_id: str, given: FeedbackIn) -> FeedbackOut:
+        """Keep a reviewer's verdict; InvalidFeedbackError if its claim index is out of range."""
+        stored = await self.get(summary_id)
+        if given.claim is not None:
+            count = len(SummaryResponse.model_validate_json(stored.body).claims)
+            if given.claim >= count:
+                raise InvalidFeedbackError(
+                    f"claim {given.claim} does not exist: summary {summary_id} has {count} "
+                    f"claim{'s' if count != 1 else ''} (indexes from 0)",
+                    field="claim",
+                )
+        row = {
+            "summary_id": summary_id,
+            "claim_index": given.claim,
+            "field": given.field,
+            "verdict": given.verdict,
+            "corrected": given.corrected.model_dump(mode="json", exclude_unset=True)
+            if given.corrected
+            else None,
+            "note": given.note,
+            "reviewer": given.reviewer,
+            "created_at": self.clock(),
+        }
+        async with self._db(begin=True) as conn:
+            new = (await conn.execute(insert(feedback).returning(feedback.c.id), row)).scalar_one()
+        return _feedback_out({**row, "id": new})
+
+    # --- reads --------------------------------------------------------------------------------
+
+    async def get(self, summary_id: str) -> Stored:
+        """The kept response; NotStoredError if there is none with that id."""
+        query = select(summaries.c.id, summaries.c.created_at, summaries.c.response).where(
+            summaries.c.id == summary_id
+        )
+        async with self._db() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None:
+            raise NotStoredError(f"no stored summary has the id {summary_id!r}")
+        return Stored(row.id, row.created_at, bytes(row.response))
+
+    async def feedback(self, summary_id: str) -> list[FeedbackOut]:
+        """Feedback on one summary, oldest first; NotStoredError if the summary is not kept."""
+        async with self._db() as conn:
+            exists = await conn.execute(select(summaries.c.id).where(summaries.c.id == summary_id))
+            if exists.first() is None:
+                raise NotStoredError(f"no stored summary has the id {summary_id!r}")
+            rows = await conn.execute(
+                select(feedback).where(feedback.c.summary_id == summary_id).order_by(feedback.c.id)
+            )
+            return [_feedback_out(dict(r._mapping)) for r in rows]
+
+    async def summaries(
+        self,
+        *,
+        source: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        after: str | None = None,
+        limit: int = 50,
+    ) -> SummaryPage:
+        """Kept summaries, newest first, one page after the cursor `after`."""
+        query_args = {"source": source, "since": since, "until": until}
+        count = (
+            select(func.count())
+            .select_from(claims)
+            .where(claims.c.summary_id == summaries.c.id)
+            .scalar_subquery()
+        )
+        cols = [c for c in summaries.c if c.name not in ("response", "article_text", "usage")]
+        query = select(*cols, count.label("claim_count"))
+        where = _window(summaries.c.created_at, since, until)
+        if source is not None:
+            where.append(summaries.c.source == source)
+        if after is not None:
+            at, key = cursor.decode(after, query_args, str)
+            where.append(_before(summaries.c.created_at, summaries.c.id, at, key))
+        query = query.where(*where).order_by(summaries.c.created_at.desc(), summaries.c.id.desc())
+        async with self._db() as conn:
+            rows = list(await conn.execute(query.limit(limit + 1)))
+        items = [
+            StoredSummaryInfo(
+                id=r.id,
+                stored_at=r.created_at,
+                engine=r.engine,
+                model=r.model,
+                prompt=r.prompt_ref,
+                title=r.title,
+                source=r.source,
+                url=r.url,
+                published_at=r.published_at,
+                claims=r.claim_count,
+                cached=r.cached,
+            )
+            for r in rows[:limit]
+        ]
+        more = len(rows) > limit
+        last = items[-1] if more else None
+        return SummaryPage(
+            items=items,
+            next_cursor=cursor.encode(query_args, last.stored_at, last.id) if last else None,
+        )
+
+    async def claims(
+        self,
+        *,
+        holder: str | None = None,
+        target: str | None = None,
+        stance: str | None = None,
+        attribution_status: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        after: str | None = None,
+        limit: int = 50,
+    ) -> ClaimPage:
+        """Claims across every kept summary, newest first. `holder` matches the forms one article
+        treats as the same person (attribution.same_holders); `target` matches by words."""
+        query_args = {
+            "holder": holder,
+            "target": target,
+            "stance": stance,
+            "attribution_status": attribution_status,
+            "since": since,
+            "until": until,
+        }
+        where = _window(claims.c.created_at, since, until)
+        if stance is not None:
+            where.append(claims.c.stance == stance)
+        if attribution_status is not None:
+            where.append(claims.c.attribution_status == attribution_status)
+        if after is not None:
+            at, key = cursor.decode(after, query_args, int)
+            where.append(_before(claims.c.created_at, claims.c.id, at, key))
+        async with self._db() as conn:
+            if holder is not None:
+                key_match = claims.c.holder_key == holder_key(holder)[:200]
+                forms = await conn.execute(
+                    select(claims.c.holder, claims.c.holder_role).where(key_match).distinct()
+                )
+                meant = same_holders(holder, [(h, role) for h, role in forms])
+                # the same name with another role can mean someone else: match both
+                role = func.coalesce(claims.c.holder_role, "")
+                pairs = sorted((h, r or "") for h, r in meant)
+                where += [key_match, tuple_(claims.c.holder, role).in_(pairs)]
+            if target is not None:
+                where.append(_target_matches(conn, target))
+            query = (
+                select(
+                    claims,
+                    summaries.c.title,
+                    summaries.c.source,
+                    summaries.c.url,
+                )
+                .join(summaries, summaries.c.id == claims.c.summary_id)
+                .where(*where)
+                .order_by(claims.c.created_at.desc(), claims.c.id.desc())
+                .limit(limit + 1)
+            )
+            rows = list(await conn.execute(query))
+        items = [_stored_claim(r) for r in rows[:limit]]
+        last = rows[limit - 1] if len(rows) > limit else None
+        return ClaimPage(
+            items=items,
+            next_cursor=cursor.encode(query_args, last.created_at, last.id) if last else None,
+        )
+
+    async def feedback_for_export(self, since: datetime | None = None) -> list[ReviewedSummary]:
+        """Every summary with feedback (given at or after `since`), oldest first, with its
+        article, prompt, model, the model's raw answer, the claims returned and all feedback."""
+        reviewed = select(feedback.c.summary_id).distinct()
+        if since is not None:
+            reviewed = reviewed.where(feedback.c.created_at >= since)
+        async with self._db() as conn:
+            rows = list(
+                await conn.execute(
+                    select(summaries)
+                    .where(summaries.c.id.in_(reviewed))
+                    .order_by(summaries.c.created_at, summaries.c.id)
+                )
+            )
+            notes = await conn.execute(
+                select(feedback)
+                .where(feedback.c.summary_id.in_([r.id for r in rows]))
+                .order_by(feedback.c.id)
+            )
+            by_summary: dict[str, list[FeedbackOut]] = {}
+            for n in notes:
+                by_summary.setdefault(n.summary_id, []).append(_feedback_out(dict(n._mapping)))
+        return [
+            ReviewedSummary(
+                id=r.id,
+                created_at=r.created_at,
+                article_text=r.article_text,
+                article_sha256=r.article_sha256,
+                title=r.title,
+                source=r.source,
+                url=r.url,
+                published_at=r.published_at,
+                language=r.language,
+                engine=r.engine,
+                model=r.model,
+                prompt_ref=r.prompt_ref,
+                prompt_sha256=r.prompt_sha256,
+                options=dict(r.options),
+                upstream_text=r.upstream_text,
+                claims=SummaryResponse.model_validate_json(bytes(r.response)).claims,
+                feedback=by_summary.get(r.id, []),
+            )
+            for r in rows
+        ]
+
+
+def reason(exc: BaseException) -> str:
+    """What the database said, for the log: the driver's message alone, since SQLAlchemy's own
+    text repeats the statement and its parameters (article text among them)."""
+    cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    if isinstance(cause, StoreUnavailableError) and cause.reason:
+        return cause.reason
+    return f"{type(cause).__name__}: {cause}"[:300]
+
+
+async def _delete(conn: AsyncConnection, which: ColumnElement[bool]) -> int:
+    """Delete summaries and what hangs off them, explicitly (SQLite's FTS index follows claims)."""
+    ids = select(summaries.c.id).where(which).scalar_subquery()
+    await conn.execute(delete(feedback).where(feedback.c.summary_id.in_(ids)))
+    await conn.execute(delete(claims).where(claims.c.summary_id.in_(ids)))
+    return (await conn.execute(delete(summaries).where(which))).rowcount
+
+
+def _window(column: Any, since: datetime | None, until: datetime | None) -> list[Any]:
+    where = []
+    if since is not None:
+        where.append(column >= since)
+    if until is not None:
+        where.append(column < until)
+    return where
+
+
+def _before(at_column: Any, key_column: Any, at: datetime, key: object) -> ColumnElement[bool]:
+    """Rows after (created_at, key) in newest-first order: the keyset condition."""
+    return or_(at_column < at, and_(at_column == at, key_column < key))
+
+
+_WORD = re.compile(r"\w+")
+
+
+def _target_matches(conn: AsyncConnection, words: str) -> ColumnElement[bool]:
+    """Claims whose target holds every word (stemmed): FTS5 on SQLite, tsvector on PostgreSQL."""
+    found = _WORD.findall(words)
+    if not found:
+        return claims.c.id.is_(None)  # no words: nothing can match
+    if conn.dialect.name == "postgresql":
+        query = func.plainto_tsquery("english", " ".join(found))
+        return literal_column("claims.target_words").bool_op("@@")(query)
+    match = " ".join(f'"{w}"' for w in found)  # quoted: words only, no FTS5 query syntax
+    return claims.c.id.in_(
+        select(text("rowid"))
+        .select_from(text("claims_fts"))
+        .where(text("claims_fts MATCH :match").bindparams(match=match))
+    )
+
+
+def _stored_claim(r: Any) -> StoredClaim:
+    return StoredClaim(
+        summary_id=r.summary_id,
+        index=r.idx,
+        stored_at=r.created_at,
+        holder=r.holder,
+        holder_role=r.holder_role,
+        stance=r.stance,
+        target=r.target,
+        claim=r.claim,
+        evidence=Evidence(text=r.evidence, start=r.evidence_start, end=r.evidence_end),
+        attribution=r.attribution,
+        attribution_status=r.attribution_status,
+        title=r.title,
+        source=r.source,
+        url=r.url,
+    )
+
+
+def _feedback_out(row: dict[str, Any]) -> FeedbackOut:
+    return FeedbackOut(
+        id=row["id"],
+        summary_id=row["summary_id"],
+        claim=row["claim_index"],
+        field=row["field"],
+        verdict=row["verdict"],
+        corrected=row["corrected"],
+        note=row["note"],
+        reviewer=row["reviewer"],
+        created_at=row["created_at"],
+    )
