@@ -4,6 +4,7 @@ byte, claims across articles, feedback, deletion, STORE=off, and a store that is
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 from collections.abc import Iterator
@@ -13,11 +14,13 @@ from typing import Any
 import pytest
 import respx
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from service.api import create_app
 from service.logs import RequestIdFilter
 from service.settings import Settings
 from service.store import Store
+from service.store.tables import summaries
 from tests.conftest import LLM_BASE, brief_json, claim, completion_json
 from tests.store.conftest import BACKENDS, article_text
 from tests.support import free_port
@@ -155,13 +158,18 @@ def test_the_model_s_raw_answer_and_the_key_id_are_kept_not_the_key(
         == 201
     )
     store: Store = http.app.state.services.store  # type: ignore[attr-defined]
-    [reviewed] = (
-        asyncio.run(store.feedback_for_export())
-        if False
-        else http.portal.call(store.feedback_for_export)
-    )  # type: ignore[attr-defined]
+    [reviewed] = http.portal.call(store.feedback_for_export)  # type: ignore[attr-defined]
     assert reviewed.upstream_text == marsh_answer("water-cap-vote")
     assert reviewed.model == "test-model" and reviewed.prompt_ref == "summarize@v1"
+
+    async def audit() -> Any:
+        async with store.engine.connect() as conn:
+            return (await conn.execute(select(summaries))).one()
+
+    row = http.portal.call(audit)  # type: ignore[attr-defined]
+    assert row.api_key_id == hashlib.sha256(b"reader-key-1").hexdigest()[:12]
+    assert "reader-key-1" not in json.dumps([str(v) for v in row])
+    assert row.request_id == response.headers["x-request-id"] and row.latency_ms > 0
 
 
 def test_lists_page_with_cursors_and_refuse_bad_ones(
