@@ -93,9 +93,8 @@ def store_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def llm() -> Iterator[respx.MockRouter]:
-    with respx.mock(base_url=LLM_BASE, assert_all_called=False) as router:
-        yield router
+def llm(llm_mock: respx.MockRouter) -> respx.MockRouter:
+    return llm_mock
 
 
 @pytest.fixture
