@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 5000  # a second process holding the write lock is waited for this long
 CONNECT_TIMEOUT_S = 3.0  # an unreachable PostgreSQL fails in this, not the OS's minutes
+READ_ONLY = "newsbrief_read_only"  # an execution option: this connection only reads
 
 
 def database_url(url: str | None, data_dir: Path) -> str:
@@ -48,7 +49,9 @@ def create_engine(url: str) -> AsyncEngine:
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(connection: Any) -> None:
         # IMMEDIATE: a transaction that will write takes the lock now and waits its turn (busy
-        # timeout) instead of failing when two processes upgrade a read lock at once.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # timeout) instead of failing when two processes upgrade a read lock at once. A reader
+        # (READ_ONLY) takes no lock: in WAL mode it reads its snapshot beside the writer.
+        read_only = connection.get_execution_options().get(READ_ONLY, False)
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine

@@ -36,6 +36,7 @@ from service.schemas import (
     SummaryResponse,
 )
 from service.store import cursor
+from service.store.engine import READ_ONLY
 from service.store.migrate import upgrade
 from service.store.records import Answer, ReviewedSummary, Stored
 from service.store.tables import claims, feedback, summaries
@@ -73,8 +74,12 @@ class Store:
         """A connection (in a transaction with `begin`); the database's failures, translated."""
         await self.migrate()  # a store down at start-up is migrated when it is back
         try:
-            async with self.engine.begin() if begin else self.engine.connect() as conn:
-                yield conn
+            if begin:
+                async with self.engine.begin() as conn:
+                    yield conn
+            else:
+                async with self.engine.connect() as conn:
+                    yield await conn.execution_options(**{READ_ONLY: True})
         except (IntegrityError, DataError):
             raise  # what was sent is at fault, not the database
         except (SQLAlchemyError, OSError) as exc:

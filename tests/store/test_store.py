@@ -3,8 +3,10 @@ deletion and retention (with an injected clock)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -368,3 +370,23 @@ async def test_the_migrations_build_exactly_the_tables_the_code_declares(store: 
 
     async with store.engine.connect() as conn:
         assert await conn.run_sync(diff) == []
+
+
+async def test_sqlite_readers_do_not_wait_for_another_process_writing(
+    tmp_path: Path, answer_for: Callable[..., Answer]
+) -> None:
+    import sqlite3
+
+    settings = Settings(data_dir=tmp_path / "data")
+    async with open_store(settings) as store:
+        kept = answer_for("water-cap-vote")
+        await store.write([kept])
+        other = sqlite3.connect(tmp_path / "data" / "newsbrief.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        try:
+            async with asyncio.timeout(1):  # the busy timeout is 5 s
+                assert (await store.get(kept.response.id)).body == kept.body
+                assert len((await store.claims(holder="Ana Marsh")).items) == 2
+        finally:
+            other.rollback()
+            other.close()
