@@ -1,11 +1,16 @@
-"""The database engine from settings: SQLite in the data directory, or PostgreSQL by URL."""
+"""The database engines from settings: SQLite in the data directory, or PostgreSQL by URL.
+
+Reads, migrations and the rare writes (feedback, deletes) go through one async engine. Answers
+are written through a write engine of their own, built for one batch in as few trips as the driver
+allows (see create_write_engine)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+import sqlalchemy
+from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -30,11 +35,42 @@ def database_url(url: str | None, data_dir: Path) -> str:
 def create_engine(url: str) -> AsyncEngine:
     """An engine whose every transaction takes the write lock up front on SQLite (see below)."""
     if not url.startswith("sqlite"):
-        args: dict[str, Any] = {"timeout": CONNECT_TIMEOUT_S, "command_timeout": 10}
-        return create_async_engine(url, connect_args=args, pool_pre_ping=True)
+        # Checked before use: a connection the server dropped costs a read nothing but time.
+        return create_async_engine(url, connect_args=_pg_connect_args(), pool_pre_ping=True)
     engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    _sqlite_session(engine.sync_engine)
+    return engine
 
-    @event.listens_for(engine.sync_engine, "connect")
+
+def create_write_engine(url: str) -> Engine | AsyncEngine:
+    """The engine answers are written through, tuned for one batch per call.
+
+    SQLite: a sync engine on the stdlib driver, so the store runs a whole batch as one call in
+    its own thread; through aiosqlite every statement (and its cursor, BEGIN and COMMIT) is a
+    round trip to aiosqlite's thread, about 20 a batch, which was most of a write's cost.
+    PostgreSQL: asyncpg without the pool's pre-ping, which costs three round trips (BEGIN, a
+    ping, ROLLBACK) per batch; a connection the server dropped shows as a failed write instead,
+    which Store.write retries once on a fresh connection."""
+    if not url.startswith("sqlite"):
+        return create_async_engine(url, connect_args=_pg_connect_args(), pool_size=2)
+    sync_url = make_url(url).set(drivername="sqlite+pysqlite")
+    engine = sqlalchemy.create_engine(
+        sync_url,
+        # The store's one write thread uses it, though not the thread that opened it.
+        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+    )
+    _sqlite_session(engine)
+    return engine
+
+
+def _pg_connect_args() -> dict[str, Any]:
+    return {"timeout": CONNECT_TIMEOUT_S, "command_timeout": 10}
+
+
+def _sqlite_session(engine: Engine) -> None:
+    """Every SQLite connection in WAL mode, each writing transaction IMMEDIATE (see below)."""
+
+    @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         # The driver's own implicit BEGIN is off, so SQLAlchemy's "begin" below decides; DDL in
         # a migration is then transactional too (SQLAlchemy's documented aiosqlite recipe).
@@ -46,12 +82,10 @@ def create_engine(url: str) -> AsyncEngine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def on_begin(connection: Any) -> None:
         # IMMEDIATE: a transaction that will write takes the lock now and waits its turn (busy
         # timeout) instead of failing when two processes upgrade a read lock at once. A reader
         # (READ_ONLY) takes no lock: in WAL mode it reads its snapshot beside the writer.
         read_only = connection.get_execution_options().get(READ_ONLY, False)
         connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
-
-    return engine

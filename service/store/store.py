@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
+    Engine,
     and_,
     delete,
     func,
@@ -49,15 +53,39 @@ def utcnow() -> datetime:
 
 
 class Store:
-    """Reads and writes; `clock` gives "now" (tests move it), `keep_text` keeps article text."""
+    """Reads and writes; `clock` gives "now" (tests move it), `keep_text` keeps article text.
+
+    Answers are written through `write_engine` (engine.create_write_engine; `engine` if none);
+    a sync one runs each batch in the store's own write thread."""
 
     def __init__(
-        self, engine: AsyncEngine, *, keep_text: bool = True, clock: Callable[[], datetime] = utcnow
+        self,
+        engine: AsyncEngine,
+        *,
+        write_engine: Engine | AsyncEngine | None = None,
+        keep_text: bool = True,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.engine = engine
+        self.write_engine = write_engine or engine
         self.keep_text = keep_text
         self.clock = clock
         self.migrated = False
+        self._write_thread = (
+            ThreadPoolExecutor(1, thread_name_prefix="store-write")
+            if isinstance(self.write_engine, Engine)
+            else None
+        )
+
+    async def close(self) -> None:
+        """Close the connections and the write thread."""
+        if self._write_thread is not None:
+            self._write_thread.shutdown()
+        if isinstance(self.write_engine, Engine):
+            self.write_engine.dispose()
+        elif self.write_engine is not self.engine:
+            await self.write_engine.dispose()
+        await self.engine.dispose()
 
     async def migrate(self) -> None:
         """Bring the schema up to date (the first time only): StoreUnavailableError if it fails."""
@@ -73,22 +101,39 @@ class Store:
     async def _db(self, *, begin: bool = False) -> AsyncIterator[AsyncConnection]:
         """A connection (in a transaction with `begin`); the database's failures, translated."""
         await self.migrate()  # a store down at start-up is migrated when it is back
-        try:
+        with _translated():
             if begin:
                 async with self.engine.begin() as conn:
                     yield conn
             else:
                 async with self.engine.connect() as conn:
                     yield await conn.execution_options(**{READ_ONLY: True})
-        except (IntegrityError, DataError):
-            raise  # what was sent is at fault, not the database
-        except (SQLAlchemyError, OSError) as exc:
-            raise StoreUnavailableError("the store cannot be reached", reason=reason(exc)) from exc
 
     # --- writes -------------------------------------------------------------------------------
 
     async def write(self, answers: Sequence[Answer]) -> None:
-        """Keep these answers, all in one transaction."""
+        """Keep these answers, all in one transaction: one call in the write thread on SQLite."""
+        summary_rows, claim_rows = self._rows(answers)
+        await self.migrate()
+        engine = self.write_engine
+        with _translated():
+            if isinstance(engine, Engine):
+                loop = asyncio.get_running_loop()
+                await loop.run_in_executor(
+                    self._write_thread, _insert, engine, summary_rows, claim_rows
+                )
+                return
+            try:
+                async with engine.begin() as conn:
+                    await conn.run_sync(_insert_rows, summary_rows, claim_rows)
+            except DBAPIError as exc:
+                if not exc.connection_invalidated:  # only a dropped connection is worth a retry
+                    raise
+                async with engine.begin() as conn:  # no pre-ping (engine.py): try a fresh one
+                    await conn.run_sync(_insert_rows, summary_rows, claim_rows)
+
+    def _rows(self, answers: Sequence[Answer]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The summaries' rows and their claims' rows."""
         summary_rows, claim_rows = [], []
         for a in answers:
             at = a.created_at or self.clock()
@@ -112,10 +157,7 @@ class Store:
                 }
                 for i, c in enumerate(a.response.claims)
             ]
-        async with self._db(begin=True) as conn:
-            await conn.execute(insert(summaries), summary_rows)
-            if claim_rows:
-                await conn.execute(insert(claims), claim_rows)
+        return summary_rows, claim_rows
 
     def _summary_row(self, a: Answer, at: datetime) -> dict[str, Any]:
         article, r = a.request.article, a.response
@@ -374,6 +416,29 @@ def reason(exc: BaseException) -> str:
     if isinstance(cause, StoreUnavailableError) and cause.reason:
         return cause.reason
     return f"{type(cause).__name__}: {cause}"[:300]
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    """The database's failures as StoreUnavailableError; what was sent at fault stays as it is."""
+    try:
+        yield
+    except (IntegrityError, DataError):
+        raise
+    except (SQLAlchemyError, OSError) as exc:
+        raise StoreUnavailableError("the store cannot be reached", reason=reason(exc)) from exc
+
+
+def _insert(engine: Engine, summary_rows: list[Any], claim_rows: list[Any]) -> None:
+    with engine.begin() as conn:
+        _insert_rows(conn, summary_rows, claim_rows)
+
+
+def _insert_rows(conn: Connection, summary_rows: list[Any], claim_rows: list[Any]) -> None:
+    """One INSERT per table for the whole batch (claims' FTS rows: SQLite's trigger fills them)."""
+    conn.execute(insert(summaries), summary_rows)
+    if claim_rows:
+        conn.execute(insert(claims), claim_rows)
 
 
 async def _delete(conn: AsyncConnection, which: ColumnElement[bool]) -> int:
