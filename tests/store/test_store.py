@@ -390,3 +390,47 @@ async def test_sqlite_readers_do_not_wait_for_another_process_writing(
         finally:
             other.rollback()
             other.close()
+
+
+@pytest.mark.postgres
+async def test_a_write_on_a_connection_the_server_dropped_is_kept_on_a_fresh_one(
+    postgres_server: Any, fresh_postgres_url: str, answer_for: Callable[..., Answer]
+) -> None:
+    """The write engine skips the pool's pre-ping (three round trips a batch): a pooled
+    connection the server dropped (a restart, an idle timeout) must cost a retry, not the answer."""
+    async with open_store(Settings(database_url=fresh_postgres_url)) as store:
+        await store.write([answer_for("water-cap-vote")])  # the write engine now pools one
+        database = fresh_postgres_url.rsplit("/", 1)[1]
+        postgres_server.sql(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            f"WHERE datname = '{database}' AND pid <> pg_backend_pid()"
+        )
+        later = answer_for("water-cap-hearing")
+        await store.write([later])
+        assert (await store.get(later.response.id)).body == later.body
+
+
+async def test_a_sqlite_write_waiting_for_the_lock_leaves_the_event_loop_free(
+    tmp_path: Path, answer_for: Callable[..., Answer]
+) -> None:
+    """SQLite batches run on a sync connection in the store's write thread: one waiting out
+    another process's write lock must not stall the requests the loop is serving meanwhile."""
+    import sqlite3
+    import time
+
+    async with open_store(Settings(data_dir=tmp_path / "data")) as store:
+        other = sqlite3.connect(tmp_path / "data" / "newsbrief.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        try:
+            kept = answer_for("water-cap-vote")
+            writing = asyncio.ensure_future(store.write([kept]))
+            started = time.monotonic()
+            for _ in range(10):
+                await asyncio.sleep(0.01)
+            assert time.monotonic() - started < 0.5  # the loop kept turning
+            assert not writing.done()  # while the write still waits its turn
+        finally:
+            other.rollback()
+            other.close()
+        await writing
+        assert (await store.get(kept.response.id)).body == kept.body
