@@ -95,8 +95,9 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = None  # postgresql://…; a secret: it may carry a password
     retention_days: int = Field(default=0, ge=0)  # 0 keeps every answer
     # How long an answer waits for its write to be committed; past it, it goes out not_stored.
-    # 0: it goes out at once (not_stored only when the store is known to be failing or full).
-    store_confirm_s: float = Field(default=0.0, ge=0, le=10)
+    # A write takes about a millisecond; a second is room for a busy database, not a dead one
+    # (refused at once). 0: out at once, not_stored only when the store is known failing or full.
+    store_confirm_s: float = Field(default=1.0, ge=0, le=10)
     store_queue_size: int = Field(default=1000, ge=1)  # answers waiting to be written
 
     prompts_dir: Path = DEFAULT_PROMPTS_DIR

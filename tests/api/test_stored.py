@@ -88,7 +88,6 @@ def store_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
         cache_size=0,
         data_dir=tmp_path / "data",
         database_url=database,
-        store_confirm_s=5,  # each answer waits for its row: a GET right after finds it
     )
 
 
@@ -381,9 +380,25 @@ def test_cached_answers_are_kept_too(tmp_path: Path, llm: respx.MockRouter) -> N
         assert http.get(f"/v1/summaries/{second.json()['id']}").content == second.content
 
 
-def test_by_default_an_answer_goes_out_at_once_and_is_kept_just_after(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "data")
-    assert settings.store_confirm_s == 0
+def test_a_get_right_after_the_post_finds_the_answer(
+    http: TestClient, llm: respx.MockRouter
+) -> None:
+    """By default each answer waits for its commit, so its Location is readable as soon as the
+    client has it: POST then GET at once, again and again, on both databases."""
+    assert http.app.state.services.settings.store_confirm_s > 0  # type: ignore[attr-defined]
+    llm.post("/chat/completions").respond(200, json=completion_json(marsh_answer("water-cap-vote")))
+    body = {"article": {"text": article_text("water-cap-vote")}}
+    for _ in range(30):
+        sent = http.post("/v1/summaries", json=body)
+        assert "not_stored" not in [w["code"] for w in sent.json()["warnings"]]
+        read = http.get(sent.headers["location"])
+        assert read.status_code == 200 and read.content == sent.content
+
+
+def test_with_store_confirm_s_0_an_answer_goes_out_at_once_and_is_kept_just_after(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data", store_confirm_s=0)
     with TestClient(create_app(settings)) as http:
         body = {"article": {"text": article_text("water-cap-town-hall")}}
         sent = http.post("/v1/summaries", json=body)

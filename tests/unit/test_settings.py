@@ -151,7 +151,7 @@ def test_store_settings_are_checked_and_the_database_url_is_a_secret(
 ) -> None:
     defaults = Settings()
     assert (defaults.store, defaults.store_article_text, defaults.retention_days) == ("on", True, 0)
-    assert defaults.database_url is None and defaults.store_confirm_s == 0
+    assert defaults.database_url is None and defaults.store_confirm_s == 1.0
     monkeypatch.setenv("NEWSBRIEF_DATABASE_URL", "postgresql://app:s3cret@db:5432/newsbrief")
     settings = Settings()
     assert settings.database_url is not None and "s3cret" not in repr(settings)
