@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 
 from service.settings import Settings
-from service.store.engine import create_engine, create_write_engine, database_url
+from service.store.engine import create_engine, create_write_engines, database_url
 from service.store.records import Answer, ReviewedSummary, Stored
 from service.store.store import Store, utcnow
 from service.store.writer import Writer
@@ -33,9 +33,11 @@ async def open_store(
     first write instead (Store.migrate), so the service can start and answer without it."""
     url = settings.database_url.get_secret_value() if settings.database_url else None
     full_url = database_url(url, settings.data_dir)
+    write_engine, waiting_engine = create_write_engines(full_url)
     store = Store(
         create_engine(full_url),
-        write_engine=create_write_engine(full_url),
+        write_engine=write_engine,
+        waiting_engine=waiting_engine,
         keep_text=settings.store_article_text,
         clock=clock,
     )

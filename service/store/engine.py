@@ -1,8 +1,8 @@
 """The database engines from settings: SQLite in the data directory, or PostgreSQL by URL.
 
 Reads, migrations and the rare writes (feedback, deletes) go through one async engine. Answers
-are written through a write engine of their own, built for one batch in as few trips as the driver
-allows (see create_write_engine)."""
+are written through engines of their own, built for one batch in as few trips as the driver
+allows (see create_write_engines)."""
 
 from __future__ import annotations
 
@@ -38,28 +38,35 @@ def create_engine(url: str) -> AsyncEngine:
         # Checked before use: a connection the server dropped costs a read nothing but time.
         return create_async_engine(url, connect_args=_pg_connect_args(), pool_pre_ping=True)
     engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
-    _sqlite_session(engine.sync_engine)
+    _sqlite_session(engine.sync_engine, SQLITE_BUSY_TIMEOUT_MS)
     return engine
 
 
-def create_write_engine(url: str) -> Engine | AsyncEngine:
-    """The engine answers are written through, tuned for one batch per call.
+def create_write_engines(url: str) -> tuple[Engine | AsyncEngine, Engine | None]:
+    """The engines answers are written through: one for a batch at once, one that may wait.
 
-    SQLite: a sync engine on the stdlib driver, so the store runs a whole batch as one call in
-    its own thread; through aiosqlite every statement (and its cursor, BEGIN and COMMIT) is a
-    round trip to aiosqlite's thread, about 20 a batch, which was most of a write's cost.
+    SQLite: sync engines on the stdlib driver, so a batch is one call, not the ~20 round trips to
+    aiosqlite's thread its statements cost (most of a write's time). The first runs it in the
+    event loop's own thread and never waits: no busy timeout (another process's write lock fails
+    it at once) and no automatic checkpoint (the store checkpoints in its write thread). In a
+    thread of its own a batch waited for the GIL behind the busy loop at every statement, adding
+    milliseconds a write under load. The second, with the busy timeout, is for the write thread:
+    a batch that found the lock taken, and checkpoints.
     PostgreSQL: asyncpg without the pool's pre-ping, which costs three round trips (BEGIN, a
     ping, ROLLBACK) per batch; a connection the server dropped shows as a failed write instead,
-    which Store.write retries once on a fresh connection."""
+    which Store.write retries once on a fresh connection. Nothing else."""
     if not url.startswith("sqlite"):
-        return create_async_engine(url, connect_args=_pg_connect_args(), pool_size=2)
-    sync_url = make_url(url).set(drivername="sqlite+pysqlite")
+        return create_async_engine(url, connect_args=_pg_connect_args(), pool_size=2), None
+    return _sqlite_sync_engine(url, busy_timeout_ms=0), _sqlite_sync_engine(url)
+
+
+def _sqlite_sync_engine(url: str, busy_timeout_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> Engine:
     engine = sqlalchemy.create_engine(
-        sync_url,
-        # The store's one write thread uses it, though not the thread that opened it.
-        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        make_url(url).set(drivername="sqlite+pysqlite"),
+        # Used by one thread at a time, not always the one that opened the connection.
+        connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False},
     )
-    _sqlite_session(engine)
+    _sqlite_session(engine, busy_timeout_ms, autocheckpoint=busy_timeout_ms > 0)
     return engine
 
 
@@ -67,7 +74,7 @@ def _pg_connect_args() -> dict[str, Any]:
     return {"timeout": CONNECT_TIMEOUT_S, "command_timeout": 10}
 
 
-def _sqlite_session(engine: Engine) -> None:
+def _sqlite_session(engine: Engine, busy_timeout_ms: int, *, autocheckpoint: bool = True) -> None:
     """Every SQLite connection in WAL mode, each writing transaction IMMEDIATE (see below)."""
 
     @event.listens_for(engine, "connect")
@@ -78,8 +85,10 @@ def _sqlite_session(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
         cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL; no fsync per commit
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.execute("PRAGMA foreign_keys=ON")
+        if not autocheckpoint:
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
 
     @event.listens_for(engine, "begin")

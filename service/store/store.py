@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
+import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
@@ -24,7 +26,13 @@ from sqlalchemy import (
     text,
     tuple_,
 )
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    OperationalError,
+    SQLAlchemyError,
+)
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from service.attribution import holder_key, same_holders
@@ -45,7 +53,9 @@ from service.store.migrate import upgrade
 from service.store.records import Answer, ReviewedSummary, Stored
 from service.store.tables import claims, feedback, summaries
 
+log = logging.getLogger(__name__)
 MAX_PAGE = 200
+CHECKPOINT_EVERY = 100  # SQLite: answers written between two checkpoints (a few pages each)
 
 
 def utcnow() -> datetime:
@@ -55,35 +65,38 @@ def utcnow() -> datetime:
 class Store:
     """Reads and writes; `clock` gives "now" (tests move it), `keep_text` keeps article text.
 
-    Answers are written through `write_engine` (engine.create_write_engine; `engine` if none);
-    a sync one runs each batch in the store's own write thread."""
+    Answers are written through `write_engine` and, on SQLite, `waiting_engine` in the store's
+    write thread (engine.create_write_engines); without them through `engine`."""
 
     def __init__(
         self,
         engine: AsyncEngine,
         *,
         write_engine: Engine | AsyncEngine | None = None,
+        waiting_engine: Engine | None = None,
         keep_text: bool = True,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.engine = engine
         self.write_engine = write_engine or engine
+        self.waiting_engine = waiting_engine
         self.keep_text = keep_text
         self.clock = clock
         self.migrated = False
         self._write_thread = (
-            ThreadPoolExecutor(1, thread_name_prefix="store-write")
-            if isinstance(self.write_engine, Engine)
-            else None
+            ThreadPoolExecutor(1, thread_name_prefix="store-write") if waiting_engine else None
         )
+        self._unchecked = 0  # answers written since the last checkpoint
+        self._checkpoint: asyncio.Future[None] | None = None
 
     async def close(self) -> None:
         """Close the connections and the write thread."""
         if self._write_thread is not None:
             self._write_thread.shutdown()
-        if isinstance(self.write_engine, Engine):
-            self.write_engine.dispose()
-        elif self.write_engine is not self.engine:
+        for sync in (self.write_engine, self.waiting_engine):
+            if isinstance(sync, Engine):
+                sync.dispose()
+        if isinstance(self.write_engine, AsyncEngine) and self.write_engine is not self.engine:
             await self.write_engine.dispose()
         await self.engine.dispose()
 
@@ -112,17 +125,20 @@ class Store:
     # --- writes -------------------------------------------------------------------------------
 
     async def write(self, answers: Sequence[Answer]) -> None:
-        """Keep these answers, all in one transaction: one call in the write thread on SQLite."""
-        summary_rows, claim_rows = self._rows(answers)
+        """Keep these answers, all in one transaction."""
         await self.migrate()
+        if self._write_at_once(answers):
+            return
+        summary_rows, claim_rows = self._rows(answers)
         engine = self.write_engine
         with _translated():
-            if isinstance(engine, Engine):
-                loop = asyncio.get_running_loop()
-                await loop.run_in_executor(
-                    self._write_thread, _insert, engine, summary_rows, claim_rows
+            if self.waiting_engine is not None:  # SQLite, and another holds the write lock
+                await asyncio.get_running_loop().run_in_executor(
+                    self._write_thread, _insert, self.waiting_engine, summary_rows, claim_rows
                 )
+                self._written(len(summary_rows))
                 return
+            assert isinstance(engine, AsyncEngine)  # a sync write engine comes with a waiting one
             try:
                 # run_sync: both statements in one greenlet, not a loop turn each (measured).
                 async with engine.begin() as conn:
@@ -132,6 +148,34 @@ class Store:
                     raise
                 async with engine.begin() as conn:  # no pre-ping (engine.py): try a fresh one
                     await conn.run_sync(_insert_rows, summary_rows, claim_rows)
+
+    def _write_at_once(self, answers: Sequence[Answer]) -> bool:
+        """Keep these answers now, in the loop's thread, if that needs no waiting: on SQLite,
+        migrated, with the write lock free (engine.create_write_engines). False: not written."""
+        engine = self.write_engine
+        if not isinstance(engine, Engine) or not self.migrated:
+            return False
+        summary_rows, claim_rows = self._rows(answers)
+        with _translated():
+            try:
+                _insert(engine, summary_rows, claim_rows)
+            except OperationalError as exc:
+                if self.waiting_engine is None or not _locked(exc):
+                    raise
+                return False
+        self._written(len(summary_rows))
+        return True
+
+    def _written(self, answers: int) -> None:
+        """SQLite: every CHECKPOINT_EVERY answers, a checkpoint in the write thread."""
+        self._unchecked += answers
+        idle = self._checkpoint is None or self._checkpoint.done()
+        if self.waiting_engine is not None and self._unchecked >= CHECKPOINT_EVERY and idle:
+            self._unchecked = 0
+            self._checkpoint = asyncio.get_running_loop().run_in_executor(
+                self._write_thread, _checkpoint, self.waiting_engine
+            )
+            self._checkpoint.add_done_callback(_checkpoint_done)
 
     def _rows(self, answers: Sequence[Answer]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """The summaries' rows and their claims' rows."""
@@ -428,6 +472,27 @@ def _translated() -> Iterator[None]:
         raise
     except (SQLAlchemyError, OSError) as exc:
         raise StoreUnavailableError("the store cannot be reached", reason=reason(exc)) from exc
+
+
+def _locked(exc: OperationalError) -> bool:
+    """SQLite said another connection holds the lock (SQLITE_BUSY or SQLITE_LOCKED)."""
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
+def _checkpoint(engine: Engine) -> None:
+    """Copy the WAL into the database without waiting for anyone (PASSIVE): the answers' own
+    connection never checkpoints, so a commit in the loop never pays for one."""
+    raw = engine.raw_connection()
+    try:
+        raw.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)")
+    finally:
+        raw.close()
+
+
+def _checkpoint_done(done: asyncio.Future[None]) -> None:
+    if not done.cancelled() and (exc := done.exception()) is not None:
+        log.warning("store: checkpoint failed", extra={"reason": reason(exc)})
 
 
 def _insert(engine: Engine, summary_rows: list[Any], claim_rows: list[Any]) -> None:

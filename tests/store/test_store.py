@@ -434,3 +434,27 @@ async def test_a_sqlite_write_waiting_for_the_lock_leaves_the_event_loop_free(
             other.close()
         await writing
         assert (await store.get(kept.response.id)).body == kept.body
+
+
+async def test_sqlite_checkpoints_in_the_write_thread_keep_the_wal_bounded(
+    tmp_path: Path, answer_for: Callable[..., Answer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answers' own connection never checkpoints (a commit in the loop never pays for one):
+    the write thread does every CHECKPOINT_EVERY answers, so the WAL is reused, not grown."""
+    import dataclasses
+
+    from service.ids import new_id
+
+    monkeypatch.setattr("service.store.store.CHECKPOINT_EVERY", 5)
+    wal = tmp_path / "data" / "newsbrief.db-wal"
+    one = answer_for("water-cap-vote")
+    async with open_store(Settings(data_dir=tmp_path / "data")) as store:
+        sizes = []
+        for _ in range(60):
+            fresh = one.response.model_copy(update={"id": new_id()})
+            await store.write([dataclasses.replace(one, response=fresh)])
+            if store._checkpoint is not None:
+                await store._checkpoint
+            sizes.append(wal.stat().st_size)
+        assert len((await store.summaries(limit=200)).items) == 60
+    assert sizes[-1] < 2 * sizes[9], sizes  # without checkpoints it grows with every answer
