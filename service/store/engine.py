@@ -54,7 +54,7 @@ def create_write_engines(url: str) -> tuple[Engine | AsyncEngine, Engine | None]
     a batch that found the lock taken, and checkpoints.
     PostgreSQL: asyncpg without the pool's pre-ping, which costs three round trips (BEGIN, a
     ping, ROLLBACK) per batch; a connection the server dropped shows as a failed write instead,
-    which Store.write retries once on a fresh connection. Nothing else."""
+    which Store.write retries once on a fresh connection."""
     if not url.startswith("sqlite"):
         return create_async_engine(url, connect_args=_pg_connect_args(), pool_size=2), None
     return _sqlite_sync_engine(url, busy_timeout_ms=0), _sqlite_sync_engine(url)

@@ -127,18 +127,12 @@ class Store:
     async def write(self, answers: Sequence[Answer]) -> None:
         """Keep these answers, all in one transaction."""
         await self.migrate()
-        if self._write_at_once(answers):
-            return
         summary_rows, claim_rows = self._rows(answers)
         engine = self.write_engine
         with _translated():
-            if self.waiting_engine is not None:  # SQLite, and another holds the write lock
-                await asyncio.get_running_loop().run_in_executor(
-                    self._write_thread, _insert, self.waiting_engine, summary_rows, claim_rows
-                )
-                self._written(len(summary_rows))
+            if isinstance(engine, Engine):
+                await self._write_sqlite(engine, summary_rows, claim_rows)
                 return
-            assert isinstance(engine, AsyncEngine)  # a sync write engine comes with a waiting one
             try:
                 # run_sync: both statements in one greenlet, not a loop turn each (measured).
                 async with engine.begin() as conn:
@@ -149,22 +143,21 @@ class Store:
                 async with engine.begin() as conn:  # no pre-ping (engine.py): try a fresh one
                     await conn.run_sync(_insert_rows, summary_rows, claim_rows)
 
-    def _write_at_once(self, answers: Sequence[Answer]) -> bool:
-        """Keep these answers now, in the loop's thread, if that needs no waiting: on SQLite,
-        migrated, with the write lock free (engine.create_write_engines). False: not written."""
-        engine = self.write_engine
-        if not isinstance(engine, Engine) or not self.migrated:
-            return False
-        summary_rows, claim_rows = self._rows(answers)
-        with _translated():
-            try:
-                _insert(engine, summary_rows, claim_rows)
-            except OperationalError as exc:
-                if self.waiting_engine is None or not _locked(exc):
-                    raise
-                return False
+    async def _write_sqlite(
+        self, engine: Engine, summary_rows: list[Any], claim_rows: list[Any]
+    ) -> None:
+        """The batch at once in the loop's thread, on a connection that never waits; if another
+        process holds the write lock, in the write thread, which waits its turn
+        (engine.create_write_engines)."""
+        try:
+            _insert(engine, summary_rows, claim_rows)
+        except OperationalError as exc:
+            if self.waiting_engine is None or not _locked(exc):
+                raise
+            await asyncio.get_running_loop().run_in_executor(
+                self._write_thread, _insert, self.waiting_engine, summary_rows, claim_rows
+            )
         self._written(len(summary_rows))
-        return True
 
     def _written(self, answers: int) -> None:
         """SQLite: every CHECKPOINT_EVERY answers, a checkpoint in the write thread."""

@@ -413,8 +413,9 @@ async def test_a_write_on_a_connection_the_server_dropped_is_kept_on_a_fresh_one
 async def test_a_sqlite_write_waiting_for_the_lock_leaves_the_event_loop_free(
     tmp_path: Path, answer_for: Callable[..., Answer]
 ) -> None:
-    """SQLite batches run on a sync connection in the store's write thread: one waiting out
-    another process's write lock must not stall the requests the loop is serving meanwhile."""
+    """A SQLite batch is written in the loop's thread only when the write lock is free; one that
+    finds another process holding it waits in the store's write thread, and the requests the loop
+    is serving meanwhile do not stall."""
     import sqlite3
     import time
 
