@@ -87,7 +87,7 @@ $(BIN)/.bench: requirements/bench-plot.lock $(BIN)/.dev
 wrk-installed:
 	@command -v wrk >/dev/null || (apt-get update -q && apt-get install -y -q wrk)
 
-bench: $(BIN)/.bench $(BENCH_ENV)/.ok wrk-installed bench-attribution bench-llm-call
+bench: $(BIN)/.bench $(BENCH_ENV)/.ok wrk-installed postgres-installed bench-attribution bench-llm-call
 	$(BIN)/python benchmarks/run.py --quick
 
 # CPU per upstream call: newsbrief's LLM call against the SDK's typed create (no server).
@@ -98,7 +98,7 @@ bench-llm-call: $(BIN)/.dev
 bench-attribution: $(BIN)/.dev
 	$(BIN)/python benchmarks/attribution.py
 
-bench-full: $(BIN)/.bench $(BENCH_ENV)/.ok wrk-installed
+bench-full: $(BIN)/.bench $(BENCH_ENV)/.ok wrk-installed postgres-installed
 	$(BIN)/python benchmarks/run.py
 
 # Where the CPU per request goes, stage by stage, for BEFORE's code and this checkout's.
@@ -111,7 +111,7 @@ bench-http: $(BIN)/.dev wrk-installed
 	$(BIN)/python benchmarks/http_protocol.py
 
 # The store on/off rows alone, merged into docs/benchmarks/results.json and BENCHMARKS.md.
-bench-store: $(BIN)/.bench $(BENCH_ENV)/.ok wrk-installed
+bench-store: $(BIN)/.bench $(BENCH_ENV)/.ok wrk-installed postgres-installed
 	$(BIN)/python benchmarks/run.py --store-only
 
 # The hot-path and workers rows alone, merged into docs/benchmarks/results.json and BENCHMARKS.md.

@@ -6,7 +6,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -20,6 +27,14 @@ Provider = Literal["openai", "azure", "ollama", "vllm", "llamacpp", "openrouter"
 ResponseFormat = Literal["json_schema", "json_object"]
 TokenParam = Literal["max_completion_tokens", "max_tokens"]
 
+# URL settings: the schemes each takes, and how an error names them.
+_URL_SCHEMES = {
+    "redis_url": (("redis://", "rediss://", "unix://"), "redis://, rediss:// or unix://"),
+    "database_url": (
+        ("postgresql://", "postgresql+asyncpg://", "postgres://", "sqlite"),
+        "postgresql:// (or sqlite://)",
+    ),
+}
 _PLACEHOLDER_SECRETS = {"changeme", "changethis", "your-api-key", "sk-...", "sk-xxx", "xxx"}
 
 
@@ -80,8 +95,9 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = None  # postgresql://…; a secret: it may carry a password
     retention_days: int = Field(default=0, ge=0)  # 0 keeps every answer
     # How long an answer waits for its write to be committed; past it, it goes out not_stored.
-    # 0: it goes out at once (not_stored only when the store is known to be failing or full).
-    store_confirm_s: float = Field(default=0.0, ge=0, le=10)
+    # A write takes about a millisecond; a second is room for a busy database, not a dead one
+    # (refused at once). 0: out at once, not_stored only when the store is known failing or full.
+    store_confirm_s: float = Field(default=1.0, ge=0, le=10)
     store_queue_size: int = Field(default=1000, ge=1)  # answers waiting to be written
 
     prompts_dir: Path = DEFAULT_PROMPTS_DIR
@@ -123,24 +139,15 @@ class Settings(BaseSettings):
             raise ValueError("the LLM API key is a placeholder; set a real key or unset it")
         return value
 
-    @field_validator("redis_url")
+    @field_validator("redis_url", "database_url")
     @classmethod
-    def _redis_scheme(cls, value: SecretStr | None) -> SecretStr | None:
+    def _url_scheme(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
         url = value.get_secret_value().strip() if value is not None else ""
         if not url:
             return None
-        if not url.startswith(("redis://", "rediss://", "unix://")):
-            raise ValueError("the Redis URL must start with redis://, rediss:// or unix://")
-        return SecretStr(url)
-
-    @field_validator("database_url")
-    @classmethod
-    def _database_scheme(cls, value: SecretStr | None) -> SecretStr | None:
-        url = value.get_secret_value().strip() if value is not None else ""
-        if not url:
-            return None
-        if not url.startswith(("postgresql://", "postgresql+asyncpg://", "postgres://", "sqlite")):
-            raise ValueError("the database URL must start with postgresql:// (or sqlite://)")
+        schemes, shown = _URL_SCHEMES[info.field_name or ""]
+        if not url.startswith(schemes):
+            raise ValueError(f"the URL must start with {shown}")
         return SecretStr(url)
 
     @field_validator("llm_base_url")

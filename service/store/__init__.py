@@ -1,6 +1,6 @@
 """The store: every answer kept with its request, claims searchable across articles, feedback.
 
-engine.py     the engine from settings (SQLite in the data dir, or PostgreSQL by URL)
+engine.py     the engines from settings (SQLite in the data dir, or PostgreSQL by URL)
 tables.py     the schema as SQLAlchemy Core sees it; migrations/ creates and upgrades it
 migrate.py    runs the Alembic migrations shipped here (at start-up and `newsbrief db upgrade`)
 store.py      Store: the reads and writes
@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from datetime import datetime
 
 from service.settings import Settings
-from service.store.engine import create_engine, database_url
+from service.store.engine import create_engine, create_write_engines, database_url
 from service.store.records import Answer, ReviewedSummary, Stored
 from service.store.store import Store, utcnow
 from service.store.writer import Writer
@@ -32,14 +32,21 @@ async def open_store(
     With `migrate=False` an unreachable database does not stop this: the store migrates on its
     first write instead (Store.migrate), so the service can start and answer without it."""
     url = settings.database_url.get_secret_value() if settings.database_url else None
-    engine = create_engine(database_url(url, settings.data_dir))
-    store = Store(engine, keep_text=settings.store_article_text, clock=clock)
+    full_url = database_url(url, settings.data_dir)
+    write_engine, waiting_engine = create_write_engines(full_url)
+    store = Store(
+        create_engine(full_url),
+        write_engine=write_engine,
+        waiting_engine=waiting_engine,
+        keep_text=settings.store_article_text,
+        clock=clock,
+    )
     try:
         if migrate:
             await store.migrate()
         yield store
     finally:
-        await engine.dispose()
+        await store.close()
 
 
 __all__ = ["Answer", "ReviewedSummary", "Store", "Stored", "Writer", "open_store"]

@@ -14,12 +14,14 @@ from sqlalchemy import (
     Dialect,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.types import DateTime, TypeDecorator
 
@@ -70,6 +72,8 @@ summaries = Table(
     Column("latency_ms", Float, nullable=False),
     Column("cached", Boolean, nullable=False),
     Column("upstream_text", Text),  # the model's raw answer that was accepted; null if none
+    Index("summaries_created", "created_at", "id"),
+    Index("summaries_source_created", "source", "created_at", "id"),
 )
 
 claims = Table(
@@ -92,6 +96,9 @@ claims = Table(
     Column("evidence_end", Integer, nullable=False),
     Column("attribution", String(16), nullable=False),
     Column("attribution_status", String(16), nullable=False),
+    UniqueConstraint("summary_id", "idx", name="claims_summary_idx"),
+    Index("claims_holder_key", "holder_key", "created_at", "id"),
+    Index("claims_created", "created_at", "id"),
 )
 
 feedback = Table(
@@ -108,4 +115,6 @@ feedback = Table(
     Column("note", Text),
     Column("reviewer", String(200)),
     Column("created_at", UTCDateTime, nullable=False),
+    Index("feedback_summary", "summary_id", "id"),
+    Index("feedback_created", "created_at"),
 )

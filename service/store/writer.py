@@ -1,6 +1,6 @@
 """The write path: answers queue up and one task writes them in batches, off the request path.
 
-A route submits an answer and may wait a bounded time for the write to be confirmed. The queue is
+A route submits an answer and, by default, waits a bounded time for its commit. The queue is
 bounded: when it is full, or the store failed moments ago, an answer is refused at once (the
 caller then says `not_stored`) instead of piling up or making clients wait on a dead database.
 """

@@ -4,6 +4,7 @@ byte, claims across articles, feedback, deletion, STORE=off, and a store that is
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 from collections.abc import Iterator
@@ -13,11 +14,13 @@ from typing import Any
 import pytest
 import respx
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from service.api import create_app
 from service.logs import RequestIdFilter
 from service.settings import Settings
 from service.store import Store
+from service.store.tables import summaries
 from tests.conftest import LLM_BASE, brief_json, claim, completion_json
 from tests.store.conftest import BACKENDS, article_text
 from tests.support import free_port
@@ -85,14 +88,12 @@ def store_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
         cache_size=0,
         data_dir=tmp_path / "data",
         database_url=database,
-        store_confirm_s=5,  # each answer waits for its row: a GET right after finds it
     )
 
 
 @pytest.fixture
-def llm() -> Iterator[respx.MockRouter]:
-    with respx.mock(base_url=LLM_BASE, assert_all_called=False) as router:
-        yield router
+def llm(llm_mock: respx.MockRouter) -> respx.MockRouter:
+    return llm_mock
 
 
 @pytest.fixture
@@ -155,13 +156,18 @@ def test_the_model_s_raw_answer_and_the_key_id_are_kept_not_the_key(
         == 201
     )
     store: Store = http.app.state.services.store  # type: ignore[attr-defined]
-    [reviewed] = (
-        asyncio.run(store.feedback_for_export())
-        if False
-        else http.portal.call(store.feedback_for_export)
-    )  # type: ignore[attr-defined]
+    [reviewed] = http.portal.call(store.feedback_for_export)  # type: ignore[attr-defined]
     assert reviewed.upstream_text == marsh_answer("water-cap-vote")
     assert reviewed.model == "test-model" and reviewed.prompt_ref == "summarize@v1"
+
+    async def audit() -> Any:
+        async with store.engine.connect() as conn:
+            return (await conn.execute(select(summaries))).one()
+
+    row = http.portal.call(audit)  # type: ignore[attr-defined]
+    assert row.api_key_id == hashlib.sha256(b"reader-key-1").hexdigest()[:12]
+    assert "reader-key-1" not in json.dumps([str(v) for v in row])
+    assert row.request_id == response.headers["x-request-id"] and row.latency_ms > 0
 
 
 def test_lists_page_with_cursors_and_refuse_bad_ones(
@@ -374,9 +380,25 @@ def test_cached_answers_are_kept_too(tmp_path: Path, llm: respx.MockRouter) -> N
         assert http.get(f"/v1/summaries/{second.json()['id']}").content == second.content
 
 
-def test_by_default_an_answer_goes_out_at_once_and_is_kept_just_after(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "data")
-    assert settings.store_confirm_s == 0
+def test_a_get_right_after_the_post_finds_the_answer(
+    http: TestClient, llm: respx.MockRouter
+) -> None:
+    """By default each answer waits for its commit, so its Location is readable as soon as the
+    client has it: POST then GET at once, again and again, on both databases."""
+    assert http.app.state.services.settings.store_confirm_s > 0  # type: ignore[attr-defined]
+    llm.post("/chat/completions").respond(200, json=completion_json(marsh_answer("water-cap-vote")))
+    body = {"article": {"text": article_text("water-cap-vote")}}
+    for _ in range(30):
+        sent = http.post("/v1/summaries", json=body)
+        assert "not_stored" not in [w["code"] for w in sent.json()["warnings"]]
+        read = http.get(sent.headers["location"])
+        assert read.status_code == 200 and read.content == sent.content
+
+
+def test_with_store_confirm_s_0_an_answer_goes_out_at_once_and_is_kept_just_after(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data", store_confirm_s=0)
     with TestClient(create_app(settings)) as http:
         body = {"article": {"text": article_text("water-cap-town-hall")}}
         sent = http.post("/v1/summaries", json=body)

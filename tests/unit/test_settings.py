@@ -144,3 +144,25 @@ def test_redis_settings(monkeypatch: pytest.MonkeyPatch) -> None:
             m.setenv(name, raw)
             with pytest.raises(ValidationError):
                 Settings()
+
+
+def test_store_settings_are_checked_and_the_database_url_is_a_secret(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    defaults = Settings()
+    assert (defaults.store, defaults.store_article_text, defaults.retention_days) == ("on", True, 0)
+    assert defaults.database_url is None and defaults.store_confirm_s == 1.0
+    monkeypatch.setenv("NEWSBRIEF_DATABASE_URL", "postgresql://app:s3cret@db:5432/newsbrief")
+    settings = Settings()
+    assert settings.database_url is not None and "s3cret" not in repr(settings)
+    for name, value in [
+        ("NEWSBRIEF_DATABASE_URL", "mysql://db/x"),
+        ("NEWSBRIEF_STORE", "maybe"),
+        ("NEWSBRIEF_RETENTION_DAYS", "-1"),
+        ("NEWSBRIEF_STORE_CONFIRM_S", "-0.5"),
+    ]:
+        monkeypatch.setenv(name, value)
+        with pytest.raises(ValidationError) as refused:
+            Settings()
+        assert name in explain(refused.value)
+        monkeypatch.delenv(name)

@@ -115,7 +115,11 @@ async def _keep(writer: Writer, answer: Answer, confirm_s: float) -> ResponseWar
     detail = None
     try:
         if kept.done() or confirm_s:
-            await asyncio.wait_for(asyncio.shield(kept), confirm_s or None)
+            # Awaited bare, not through shield and wait_for: each of theirs is one more turn of
+            # the loop behind every other request's work. A timeout cancels only this future;
+            # the writer still writes the answer (it leaves alone futures nobody waits on).
+            async with asyncio.timeout(confirm_s or None):
+                await kept
     except StoreUnavailableError as exc:
         detail = f"the answer was not kept: {exc}"
     except TimeoutError:
