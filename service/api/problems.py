@@ -148,7 +148,10 @@ def install(app: FastAPI) -> None:
             for err in exc.errors()
         ]
         detail = "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in found[:5])
-        return problem(422, "invalid-body", "Request body is invalid", detail, errors=found)
+        # One type for both (clients match on it); the title says which part of the request.
+        in_body = all(e["loc"][:1] == ["body"] for e in found)
+        title = "Request body is invalid" if in_body else "Request parameters are invalid"
+        return problem(422, "invalid-body", title, detail, errors=found)
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, HTTPException)

@@ -192,6 +192,7 @@ def test_lists_page_with_cursors_and_refuse_bad_ones(
         refused = http.get(path, params=params)
         assert refused.status_code == 422, params
         assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.json()["title"] == "Request parameters are invalid"  # not "body"
     one = http.get("/v1/summaries", params={"source": "Post vote"}).json()["items"]
     assert len(one) == 1
 
