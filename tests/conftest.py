@@ -15,6 +15,7 @@ from hypothesis import settings as hypothesis_settings
 
 from service.api import create_app
 from service.settings import Settings
+from tests.built_once import built_once
 
 # make check runs the property tests on fewer examples, to stay a seconds-long loop; make test
 # (CI) keeps hypothesis's default. A test with its own @settings keeps its own count.
@@ -24,6 +25,12 @@ hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default")
 ARTICLES = Path(__file__).parent / "fixtures" / "articles"
 LLM_BASE = "http://llm.test/v1"
 CHAT_URL = LLM_BASE + "/chat/completions"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _build_pure_parts_once() -> Iterator[None]:
+    with built_once():
+        yield
 
 
 @pytest.fixture(autouse=True)
