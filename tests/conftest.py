@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -34,14 +35,20 @@ def _build_pure_parts_once() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
-def _no_ambient_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Tests never see the machine's LLM settings, nor a .env in the working directory."""
-    import os
-
+def _no_ambient_config(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Tests never see the machine's LLM settings, nor a .env in the working directory: each
+    runs in an empty directory of its own (a plain temporary one: pytest's tmp_path numbers and
+    keeps its directories, a cost every test would pay)."""
     for name in list(os.environ):
         if name.startswith(("NEWSBRIEF_", "OPENAI_")):
             monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
+    home = os.getcwd()
+    with tempfile.TemporaryDirectory() as empty:
+        os.chdir(empty)
+        try:
+            yield
+        finally:
+            os.chdir(home)
 
 
 @pytest.fixture
