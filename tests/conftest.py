@@ -6,6 +6,7 @@ import json
 import os
 import tempfile
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,14 +35,13 @@ def _build_pure_parts_once() -> Iterator[None]:
         yield
 
 
-@pytest.fixture(autouse=True)
-def _no_ambient_config(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Tests never see the machine's LLM settings, nor a .env in the working directory: each
-    runs in an empty directory of its own (a plain temporary one: pytest's tmp_path numbers and
-    keeps its directories, a cost every test would pay)."""
+@contextmanager
+def _clean_room(patch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No NEWSBRIEF_ or OPENAI_ variables, and an empty working directory (so no .env): a plain
+    temporary one, since pytest's tmp_path numbers and keeps its directories, a cost per test."""
     for name in list(os.environ):
         if name.startswith(("NEWSBRIEF_", "OPENAI_")):
-            monkeypatch.delenv(name)
+            patch.delenv(name)
     home = os.getcwd()
     with tempfile.TemporaryDirectory() as empty:
         os.chdir(empty)
@@ -51,24 +51,39 @@ def _no_ambient_config(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
             os.chdir(home)
 
 
+@pytest.fixture(autouse=True)
+def _no_ambient_config(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Tests never see the machine's LLM settings, nor a .env in the working directory."""
+    with _clean_room(monkeypatch):
+        yield
+
+
 @pytest.fixture
 def article() -> str:
     return (ARTICLES / "ferry-levy.txt").read_text(encoding="utf-8")
 
 
+@pytest.fixture(scope="session")
+def _llm_settings() -> Settings:
+    # Built once: pydantic-settings looks up each of ~50 fields in the environment and .env,
+    # milliseconds a build that most tests would pay.
+    with pytest.MonkeyPatch.context() as patch, _clean_room(patch):
+        return Settings(
+            llm_base_url=LLM_BASE,
+            llm_api_key="test-key-not-real",
+            llm_model="test-model",
+            llm_backoff_initial_s=0.001,
+            llm_backoff_max_s=0.002,
+            llm_max_attempts=3,
+            llm_max_reasks=2,
+            request_deadline_s=10,
+        )
+
+
 @pytest.fixture
-def settings() -> Settings:
+def settings(_llm_settings: Settings) -> Settings:
     """An LLM-configured service with fast backoff, so retry tests do not sleep for long."""
-    return Settings(
-        llm_base_url=LLM_BASE,
-        llm_api_key="test-key-not-real",
-        llm_model="test-model",
-        llm_backoff_initial_s=0.001,
-        llm_backoff_max_s=0.002,
-        llm_max_attempts=3,
-        llm_max_reasks=2,
-        request_deadline_s=10,
-    )
+    return _llm_settings.model_copy(deep=True)  # each test's own, to change as it likes
 
 
 def completion_json(
