@@ -2,7 +2,7 @@
 
 Every test builds its own app, so no state (cache, breaker, metrics, mocks) leaks from one test
 to the next. Three parts of that build come out the same from app to app, and were most of its
-cost (make check's tests took twice the CPU time without this):
+cost (about half the CPU time of make check's tests went into them):
 
 - the OpenAPI document FastAPI generates from the routes (~50 ms an app; the lifespan builds it
   at start-up). The service's own edits to it (`service/api/openapi.py`) still run on each app.
