@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -35,27 +33,17 @@ def _build_pure_parts_once() -> Iterator[None]:
         yield
 
 
-@contextmanager
-def _clean_room(patch: pytest.MonkeyPatch) -> Iterator[None]:
-    """No NEWSBRIEF_ or OPENAI_ variables, and an empty working directory (so no .env): a plain
-    temporary one, since pytest's tmp_path numbers and keeps its directories, a cost per test."""
+def _drop_ambient_variables(patch: pytest.MonkeyPatch) -> None:
     for name in list(os.environ):
         if name.startswith(("NEWSBRIEF_", "OPENAI_")):
             patch.delenv(name)
-    home = os.getcwd()
-    with tempfile.TemporaryDirectory() as empty:
-        os.chdir(empty)
-        try:
-            yield
-        finally:
-            os.chdir(home)
 
 
 @pytest.fixture(autouse=True)
-def _no_ambient_config(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _no_ambient_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Tests never see the machine's LLM settings, nor a .env in the working directory."""
-    with _clean_room(monkeypatch):
-        yield
+    _drop_ambient_variables(monkeypatch)
+    monkeypatch.chdir(tmp_path)
 
 
 @pytest.fixture
@@ -64,10 +52,12 @@ def article() -> str:
 
 
 @pytest.fixture(scope="session")
-def _llm_settings() -> Settings:
-    # Built once: pydantic-settings looks up each of ~50 fields in the environment and .env,
-    # milliseconds a build that most tests would pay.
-    with pytest.MonkeyPatch.context() as patch, _clean_room(patch):
+def _llm_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    # Built once, out of sight of the same things as each test: pydantic-settings looks up each
+    # of ~50 fields in the environment and .env, milliseconds a build that most tests would pay.
+    with pytest.MonkeyPatch.context() as patch:
+        _drop_ambient_variables(patch)
+        patch.chdir(tmp_path_factory.mktemp("settings"))
         return Settings(
             llm_base_url=LLM_BASE,
             llm_api_key="test-key-not-real",
