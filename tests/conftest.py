@@ -15,6 +15,7 @@ from hypothesis import settings as hypothesis_settings
 
 from service.api import create_app
 from service.settings import Settings
+from tests.built_once import built_once
 
 # make check runs the property tests on fewer examples, to stay a seconds-long loop; make test
 # (CI) keeps hypothesis's default. A test with its own @settings keeps its own count.
@@ -29,14 +30,22 @@ LLM_BASE = "http://llm.test/v1"
 CHAT_URL = LLM_BASE + "/chat/completions"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _build_pure_parts_once() -> Iterator[None]:
+    with built_once():
+        yield
+
+
+def _drop_ambient_variables(patch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith(("NEWSBRIEF_", "OPENAI_")):
+            patch.delenv(name)
+
+
 @pytest.fixture(autouse=True)
 def _no_ambient_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """Tests never see the machine's LLM settings, nor a .env in the working directory."""
-    import os
-
-    for name in list(os.environ):
-        if name.startswith(("NEWSBRIEF_", "OPENAI_")):
-            monkeypatch.delenv(name)
+    _drop_ambient_variables(monkeypatch)
     monkeypatch.chdir(tmp_path)
 
 
@@ -45,19 +54,33 @@ def article() -> str:
     return (ARTICLES / "ferry-levy.txt").read_text(encoding="utf-8")
 
 
+@pytest.fixture(scope="session")
+def _llm_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    # Built once, out of sight of the same things as each test: pydantic-settings looks up each
+    # of ~50 fields in the environment and .env, milliseconds a build that most tests would pay.
+    with pytest.MonkeyPatch.context() as patch:
+        _drop_ambient_variables(patch)
+        patch.chdir(tmp_path_factory.mktemp("settings"))
+        return Settings(
+            llm_base_url=LLM_BASE,
+            llm_api_key="test-key-not-real",
+            llm_model="test-model",
+            llm_backoff_initial_s=0.001,
+            llm_backoff_max_s=0.002,
+            llm_max_attempts=3,
+            llm_max_reasks=2,
+            request_deadline_s=10,
+            # The store is on by default, and opening it (a SQLite file, its migrations) costs
+            # ~40 ms of CPU an app: tests that are not about it leave it off; tests/store,
+            # tests/api/test_stored.py and the feedback tests turn it on with settings of their own.
+            store="off",
+        )
+
+
 @pytest.fixture
-def settings() -> Settings:
+def settings(_llm_settings: Settings) -> Settings:
     """An LLM-configured service with fast backoff, so retry tests do not sleep for long."""
-    return Settings(
-        llm_base_url=LLM_BASE,
-        llm_api_key="test-key-not-real",
-        llm_model="test-model",
-        llm_backoff_initial_s=0.001,
-        llm_backoff_max_s=0.002,
-        llm_max_attempts=3,
-        llm_max_reasks=2,
-        request_deadline_s=10,
-    )
+    return _llm_settings.model_copy(deep=True)  # each test's own, to change as it likes
 
 
 def completion_json(
@@ -143,6 +166,6 @@ def client(settings: Settings, llm_mock: respx.MockRouter) -> Iterator[TestClien
 
 @pytest.fixture
 def offline_client() -> Iterator[TestClient]:
-    """The service as a fresh machine runs it: no LLM configured."""
-    with TestClient(create_app(Settings()), raise_server_exceptions=False) as c:
+    """The service as a fresh machine runs it: no LLM configured (the store off, as above)."""
+    with TestClient(create_app(Settings(store="off")), raise_server_exceptions=False) as c:
         yield c

@@ -37,7 +37,11 @@ def kept_client(
     if url:
         monkeypatch.setenv("NEWSBRIEF_DATABASE_URL", url)
     # Each answer waits for its row (generously, for a loaded machine): a GET right after finds it.
-    update = {"store_confirm_s": 10.0, "database_url": SecretStr(url) if url else None}
+    update = {
+        "store": "on",
+        "store_confirm_s": 10.0,
+        "database_url": SecretStr(url) if url else None,
+    }
     get_settings.cache_clear()
     with TestClient(create_app(settings.model_copy(update=update))) as client:
         yield client, url

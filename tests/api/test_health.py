@@ -64,7 +64,7 @@ def test_readyz_reports_an_empty_cache_as_on_and_a_disabled_one_as_off(
         "hits": 0,
         "misses": 0,
     }
-    with TestClient(create_app(Settings(cache_size=0))) as no_cache:
+    with TestClient(create_app(Settings(cache_size=0, store="off"))) as no_cache:
         assert no_cache.get("/readyz").json()["cache"] == {"state": "off"}
 
 
@@ -128,7 +128,9 @@ def test_start_up_says_what_answers_and_never_the_key(
 
 def test_start_up_shows_no_password_from_the_base_url(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="service.api.app")
-    with TestClient(create_app(Settings(llm_base_url="http://bob:hunter2@llm.test:8443/v1"))):
+    with TestClient(
+        create_app(Settings(llm_base_url="http://bob:hunter2@llm.test:8443/v1", store="off"))
+    ):
         pass
     [line] = [r for r in caplog.records if r.getMessage().startswith("newsbrief starting")]
     assert "upstream_host=llm.test:8443" in line.getMessage()

@@ -190,7 +190,7 @@ def test_metrics_need_a_key_when_keys_are_set(settings: Settings, llm_mock: obje
 
 def test_each_app_counts_on_its_own(offline_client: TestClient) -> None:
     offline_client.get("/healthz")
-    with TestClient(create_app(Settings())) as other:
+    with TestClient(create_app(Settings(store="off"))) as other:
         m = Scrape(other.get("/metrics").text)
     assert m("newsbrief_http_requests_total", route="/healthz", method="GET", status="200") == 0
 

@@ -14,12 +14,14 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from fastapi import applications
 from fastapi.testclient import TestClient
 from openapi_spec_validator import validate
 
 from service.api import create_app
 from service.api.problems import MEDIA_TYPE
 from service.settings import Settings
+from tests import built_once
 
 KEY = "openapi-key-0123456789"
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
@@ -117,6 +119,7 @@ def generated(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ModuleType]:
             del sys.modules[name]
 
 
+@pytest.mark.slow  # the generator runs as a subprocess: a second
 def test_a_generated_client_reads_problems_and_answers(generated: ModuleType) -> None:
     create_summary = importlib.import_module("nbclient.api.summaries.create_summary")
     models = importlib.import_module("nbclient.models")
@@ -145,6 +148,20 @@ def test_a_generated_client_reads_problems_and_answers(generated: ModuleType) ->
         answered = create_summary.sync(client=keyed, body=short)
         assert isinstance(answered, models.SummaryResponse)
         assert answered.engine.value == "extractive"
+
+
+@pytest.mark.parametrize("keys", ["", KEY])
+def test_the_document_shared_between_test_apps_is_the_one_each_would_build(keys: str) -> None:
+    """tests/built_once.py gives each app a copy of one generated document: no app sees
+    another's edits, and the copy equals what FastAPI builds for the app itself."""
+    shared = create_app(Settings(api_keys=keys))
+    doc = shared.openapi()
+    doc["info"]["title"] = "edited by one app"
+    fresh = create_app(Settings(api_keys=keys))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(applications, "get_openapi", built_once.generate_openapi)
+        built = fresh.openapi()
+    assert document(api_keys=keys) == built and built["info"]["title"] == "newsbrief"
 
 
 def test_readiness_answers_are_typed_both_ways() -> None:

@@ -61,7 +61,7 @@ from service.settings import Settings
 def test_bad_requests_get_problem_json(
     body: dict[str, Any], status: int, slug: str, mentions: str
 ) -> None:
-    app = create_app(Settings(max_article_chars=500))
+    app = create_app(Settings(max_article_chars=500, store="off"))
     with TestClient(app, raise_server_exceptions=False) as client:
         response = client.post("/v1/summaries", json=body)
     assert response.status_code == status, response.text

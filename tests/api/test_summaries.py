@@ -213,6 +213,7 @@ def test_empty_choices_are_reasked(
     assert "empty" in json.loads(route.calls[1].request.content)["messages"][-1]["content"]
 
 
+@pytest.mark.slow  # waits out a real one-second Retry-After; the test below is its quick half
 def test_upstream_down_is_503_with_retry_after_within_the_deadline(
     settings: Settings, llm_mock: respx.MockRouter, article: str
 ) -> None:
@@ -231,6 +232,20 @@ def test_upstream_down_is_503_with_retry_after_within_the_deadline(
     assert sent_at[1] - sent_at[0] >= 1.0  # Retry-After honoured
     assert response.headers["retry-after"] == "1"
     assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"].endswith("/llm-unavailable")
+
+
+def test_a_retry_after_past_the_deadline_is_503_at_once(
+    settings: Settings, llm_mock: respx.MockRouter, article: str
+) -> None:
+    """The request's deadline reaches the retry planner: a wait it cannot afford is not begun."""
+    route = llm_mock.post("/chat/completions").respond(503, headers={"retry-after": "5"})
+    tight = settings.model_copy(update={"request_deadline_s": 2})
+    with TestClient(create_app(tight), raise_server_exceptions=False) as client:
+        response = post(client, article)
+    # A begun wait would run into the deadline: a 504 two seconds later.
+    assert response.status_code == 503 and route.call_count == 1
+    assert response.headers["retry-after"] == "5"
     assert response.json()["type"].endswith("/llm-unavailable")
 
 

@@ -91,6 +91,7 @@ def test_without_a_tracer_every_span_is_the_same_do_nothing_object() -> None:
         span.set_attribute("k", 2)
 
 
+@pytest.mark.slow  # a fresh interpreter imports the whole service: a second
 def test_serving_without_tracing_loads_no_tracing_sdk() -> None:
     """FastAPI itself imports the OpenTelemetry API, and redis-py the SDK's metrics part when the
     SDK is installed (as here); the SDK's tracing part, which would do our work, stays out."""

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from service.metrics import Metrics
@@ -36,6 +37,7 @@ def run_worker(directory: Path, breaker: str, ending: str) -> None:
     )
 
 
+@pytest.mark.slow  # two fresh interpreters, one per worker: most of a second
 def test_workers_are_added_up_and_a_stopped_one_leaves_its_gauges(tmp_path: Path) -> None:
     run_worker(tmp_path, "open", "stops")  # a worker that shut down cleanly
     run_worker(tmp_path, "closed", "runs")  # one still serving
