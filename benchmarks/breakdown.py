@@ -154,13 +154,15 @@ async def in_process(url: str, rounds: int) -> dict[str, float]:
         wants_http = "http" in inspect.signature(LLMClient).parameters
         client = http if wants_http else llm_module.build_openai_client(settings, http)
         llm = LLMClient(client, settings)
-        messages = prompt.render(request.article, request.options, llm.schema)
+        # Older trees rendered the schema dict on every request, newer ones take its text.
+        schema = getattr(llm, "schema_text", llm.schema)
+        messages = prompt.render(request.article, request.options, schema)
 
         async def validate() -> None:
             SummaryRequest.model_validate_json(raw)
 
         async def render() -> None:
-            prompt.render(request.article, request.options, llm.schema)
+            prompt.render(request.article, request.options, schema)
 
         async def call() -> None:
             question = ChatRequest(messages, 0.0, 2000, time.monotonic() + 60)
