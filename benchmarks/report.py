@@ -426,7 +426,10 @@ and (c). Each cell starts with 3 untimed warm-up calls.
   transformation of the parameters nor its request building runs; a 4xx/5xx still becomes the
   SDK's error class. Each claim is grounded once; a short article's text steps run on the event
   loop while no other LLM call is in flight, otherwise (and for long ones) in a worker thread; the
-  response goes out as the model's JSON, validated once.
+  response goes out as the model's JSON, validated once. The schema's text in the prompt is built
+  once per client ((b) does the same); a call's first attempt runs outside tenacity, which only a
+  fault enters; metric label children are looked up once and the breaker gauge written only when
+  it changes; summary lines with no digit and no scale word skip the number check's tokeniser.
 
 ## Hot path and workers
 
