@@ -159,7 +159,11 @@ it.{call_text}"""
 
 BREAKDOWN_ROWS = [
     ("validate", "request body parsed and validated (pydantic)"),
-    ("render", "prompt rendered (the schema dumped into it each time, as (b) does too)"),
+    (
+        "render",
+        "prompt rendered (up to 8676921 the schema was dumped into it on each request; now its "
+        "text is built once per client, as (b) does too)",
+    ),
     (
         "call",
         "LLM call, client side: body built and sent, answer read and parsed, with retries, "
@@ -185,7 +189,7 @@ def breakdown_section(bd: dict[str, Any]) -> str:
     ratio_before = before["service"] / before["bare"]
     ratio_after = after["service"] / after["bare"]
     return f"""CPU ms per request at 1 in flight, 0 ms upstream, by stage, for the code at
-{bd["before_commit"]} (before this work on the hot path) and now; medians of {bd["rounds"]}
+{bd["before_commit"]} and this checkout; medians of {bd["rounds"]}
 alternating rounds (`make bench-breakdown`, {bd["generated_at"]}; 1-minute load average
 {bd["load_before"]:.1f} before, {bd["load_after"]:.1f} after). In-process stages are timed in a
 loop of their own and come out lower than the same code costs inside a whole request (where it
