@@ -124,7 +124,8 @@ def measure(tree: Path, rounds: int) -> dict[str, float]:
             before = cpu_seconds(s["api_pid"])
             done = wrk(f"{s['api']}/v1/summaries", body, 5)
             service.append((cpu_seconds(s["api_pid"]) - before) * 1000 / done)
-            bare.append(drive_bare(tree, s["fake"]))
+            # (b) is this checkout's bare client beside both trees: the same code, one median.
+            bare.append(drive_bare(HERE, s["fake"]))
     out["service"], out["bare"] = statistics.median(service), statistics.median(bare)
     out["text_steps"] = out["pipeline"] - out["call"] - out["render"]
     out["server"] = out["service"] - out["pipeline"] - out["validate"]
