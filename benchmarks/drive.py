@@ -22,7 +22,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from service.prompts import PromptRegistry  # noqa: E402
+from service.prompts import PromptRegistry, schema_text  # noqa: E402
 from service.schemas import LLM_OUTPUT_SCHEMA, ArticleIn, LLMOutput, Options  # noqa: E402
 
 ARTICLE = (ROOT / "tests" / "fixtures" / "articles" / "ferry-levy.txt").read_text(encoding="utf-8")
@@ -30,11 +30,12 @@ MODEL = "fake-model"
 
 
 PROMPT = PromptRegistry.from_dir(ROOT / "prompts", "summarize", "v1").get()
+SCHEMA_TEXT = schema_text(LLM_OUTPUT_SCHEMA)  # once, as the service's LLMClient does
 
 
 def messages(text: str) -> list[dict[str, str]]:
     """The very prompt the service sends, rendered per call as the service renders it."""
-    return PROMPT.render(ArticleIn(text=text), Options(), LLM_OUTPUT_SCHEMA)
+    return PROMPT.render(ArticleIn(text=text), Options(), SCHEMA_TEXT)
 
 
 def make_call(kind: str, url: str, http: httpx.AsyncClient) -> Callable[[str], Awaitable[Any]]:

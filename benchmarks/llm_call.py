@@ -61,7 +61,7 @@ async def measure(rounds: int) -> dict[str, list[float]]:
     prompt = PromptRegistry.from_dir(ROOT / "prompts", "summarize", "v1").get()
     async with httpx.AsyncClient(transport=httpx.MockTransport(answer)) as http:
         llm = LLMClient(http, settings)
-        messages = prompt.render(ArticleIn(text=ARTICLE), Options(), llm.schema)
+        messages = prompt.render(ArticleIn(text=ARTICLE), Options(), llm.schema_text)
         question = ChatRequest(messages, 0.0, 2000, time.monotonic() + 3600)
         body = llm.profile.body(question, llm.schema)
         client = build_openai_client(settings, http)

@@ -159,7 +159,11 @@ it.{call_text}"""
 
 BREAKDOWN_ROWS = [
     ("validate", "request body parsed and validated (pydantic)"),
-    ("render", "prompt rendered (the schema dumped into it each time, as (b) does too)"),
+    (
+        "render",
+        "prompt rendered (up to 8676921 the schema was dumped into it on each request; now its "
+        "text is built once per client, as (b) does too)",
+    ),
     (
         "call",
         "LLM call, client side: body built and sent, answer read and parsed, with retries, "
@@ -185,7 +189,7 @@ def breakdown_section(bd: dict[str, Any]) -> str:
     ratio_before = before["service"] / before["bare"]
     ratio_after = after["service"] / after["bare"]
     return f"""CPU ms per request at 1 in flight, 0 ms upstream, by stage, for the code at
-{bd["before_commit"]} (before this work on the hot path) and now; medians of {bd["rounds"]}
+{bd["before_commit"]} and this checkout; medians of {bd["rounds"]}
 alternating rounds (`make bench-breakdown`, {bd["generated_at"]}; 1-minute load average
 {bd["load_before"]:.1f} before, {bd["load_after"]:.1f} after). In-process stages are timed in a
 loop of their own and come out lower than the same code costs inside a whole request (where it
@@ -550,7 +554,10 @@ and (c). Each cell starts with 3 untimed warm-up calls.
   transformation of the parameters nor its request building runs; a 4xx/5xx still becomes the
   SDK's error class. Each claim is grounded once; a short article's text steps run on the event
   loop while no other LLM call is in flight, otherwise (and for long ones) in a worker thread; the
-  response goes out as the model's JSON, validated once.
+  response goes out as the model's JSON, validated once. The schema's text in the prompt is built
+  once per client ((b) does the same); a call's first attempt runs outside tenacity, which only a
+  fault enters; metric label children are looked up once and the breaker gauge written only when
+  it changes; summary lines with no digit and no scale word skip the number check's tokeniser.
 
 ## Hot path and workers
 

@@ -260,12 +260,14 @@ def scale(repeats: int, log: Any) -> dict[str, Any]:
     out: dict[str, Any] = {"repeats": repeats, "cpu_1": [], "p50_20": [], "workers": {}}
     out["load_before"] = os.getloadavg()[0]  # other work on the machine skews every row here
     out["llm_call"] = asyncio.run(measure(max(3, repeats)))
-    with stack(cache_size="0") as s:
+    # The store off: (b) stores nothing, and these rows compare the same work (the store has
+    # rows of its own). A tree without a store ignores the setting.
+    with stack(cache_size="0", store="off") as s:
         for _ in range(repeats):
             out["cpu_1"] += grid(s, [0.0], [1], 1, log, clients=("bare",), least=300)
             out["p50_20"] += grid(s, [0.5], [20], 1, log, clients=("bare",), least=200)
     for workers in (1, 2):
-        with stack(cache_size="0", workers=str(workers)) as s:
+        with stack(cache_size="0", store="off", workers=str(workers)) as s:
             set_latency(s["fake"], 0.0)
             runs = [wrk(s, 10, 16) for _ in range(repeats)]
         out["workers"][str(workers)] = runs

@@ -207,12 +207,22 @@ class _Figure(NamedTuple):  # a tuple: hostile text has tens of thousands of the
 
 _SPLIT = re.compile(f"({_TOKEN.pattern})")  # text → gap, token, gap, token, …, gap
 _NUMBER_WORDS = frozenset(_UNITS) | frozenset(_SCALES)
+_DIGIT = re.compile(r"\d")  # Unicode Nd, as str.isdecimal() and _TOKEN's \d
+_SCALE_WORD = re.compile("|".join(map(re.escape, _SCALES)))  # anywhere: a superset is safe
+
+
+def _may_state_figure(text: str) -> bool:
+    """False when text (NFKC) holds no figure a summary can state: without number words on
+    their own, that needs a digit or a scale word, and most summary lines have neither."""
+    return _DIGIT.search(text) is not None or _SCALE_WORD.search(text.casefold()) is not None
 
 
 def _figures(text: str, *, words: bool) -> list[_Figure]:
     """The figures in text, in order. With words, number words count ("seven million"); a
     summary's bare words do not ("one of the"), only those with a scale ("drei Millionen")."""
     text = unicodedata.normalize("NFKC", text)
+    if not words and not _may_state_figure(text):
+        return []  # tokenising every word costs more than these two scans (~30 us a line)
     # The tokens, their case-folded forms and offsets come from whole-text passes in C; Python
     # then visits only the tokens a figure can start at (digits and number words), and the few
     # after each, instead of every word.

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from typing import Literal
+from typing import Literal, TypeVar, cast
 
 from prometheus_client import (
     CollectorRegistry,
@@ -23,10 +23,12 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
+from prometheus_client.metrics import MetricWrapperBase
 
 from service.breaker import State
 from service.schemas import SummaryResponse
 
+M = TypeVar("M", bound=MetricWrapperBase)
 BREAKER_STATES: tuple[State, ...] = ("closed", "open", "half-open")
 # From a cached answer (a few ms) to the 90 s default request deadline.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
@@ -128,13 +130,14 @@ class Metrics:
             registry=r,
         )
         self._redis_errors_seen = 0
+        self._children: dict[tuple[MetricWrapperBase, tuple[str, ...]], MetricWrapperBase] = {}
+        self._breaker_shown: State | None = None
         self.cache = Counter(
             "newsbrief_cache_lookups",
             "Result cache lookups that answered an LLM request: hit, or miss (a fresh answer)",
             ["result"],
             registry=r,
         )
-
         self.store_writes = Counter(
             "newsbrief_store_writes",
             "Answers handed to the store, by outcome: stored, failed (the database refused or "
@@ -144,6 +147,15 @@ class Metrics:
         )
         for outcome in ("stored", "failed", "refused"):
             self.store_writes.labels(outcome)
+
+    def _child(self, metric: M, *values: str) -> M:
+        """metric.labels(*values), looked up once: labels() checks and locks on every call
+        (~3 us), several times a request. Label values are bounded (above), so is this dict."""
+        key = (metric, values)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*values)
+        return cast(M, child)
 
     def prepare(self, model: str, prompts: Iterable[str]) -> None:
         """Show the LLM series at 0 from the start: a rate over a missing series shows nothing."""
@@ -156,11 +168,11 @@ class Metrics:
             self.cache.labels(result)
 
     def request(self, route: str, method: str, status: int, seconds: float) -> None:
-        self.http_requests.labels(route, method, str(status)).inc()
-        self.http_duration.labels(route, method).observe(seconds)
+        self._child(self.http_requests, route, method, str(status)).inc()
+        self._child(self.http_duration, route, method).observe(seconds)
 
     def error(self, problem_type: str) -> None:
-        self.errors.labels(problem_type).inc()
+        self._child(self.errors, problem_type).inc()
 
     def llm_call(
         self,
@@ -171,17 +183,17 @@ class Metrics:
         failure: BaseException | None,
     ) -> None:
         """One call that went upstream: its tokens, and its error class if it failed."""
-        self.llm_calls.labels(model, prompt).inc()
-        self.llm_tokens.labels(model, prompt, "prompt").inc(prompt_tokens)
-        self.llm_tokens.labels(model, prompt, "completion").inc(completion_tokens)
+        self._child(self.llm_calls, model, prompt).inc()
+        self._child(self.llm_tokens, model, prompt, "prompt").inc(prompt_tokens)
+        self._child(self.llm_tokens, model, prompt, "completion").inc(completion_tokens)
         if failure is not None:
-            self.llm_failures.labels(model, type(failure).__name__).inc()
+            self._child(self.llm_failures, model, type(failure).__name__).inc()
 
     def llm_retry(self, model: str, prompt: str) -> None:
-        self.llm_retries.labels(model, prompt).inc()
+        self._child(self.llm_retries, model, prompt).inc()
 
     def llm_reask(self, model: str, prompt: str) -> None:
-        self.llm_reasks.labels(model, prompt).inc()
+        self._child(self.llm_reasks, model, prompt).inc()
 
     def redis_errors_now(self, total: int) -> None:
         """Bring the counter up to the Redis link's own running count (read at each scrape)."""
@@ -189,9 +201,12 @@ class Metrics:
         self._redis_errors_seen = max(total, self._redis_errors_seen)
 
     def store_written(self, outcome: str, answers: int) -> None:
-        self.store_writes.labels(outcome).inc(answers)
+        self._child(self.store_writes, outcome).inc(answers)
 
     def breaker_state(self, state: State) -> None:
+        if state == self._breaker_shown:  # after every call, and nearly always unchanged
+            return
+        self._breaker_shown = state
         for name in BREAKER_STATES:
             self.breaker.labels(name).set(1 if name == state else 0)
 
@@ -199,11 +214,11 @@ class Metrics:
         """One answer sent: its claims, its warnings, and whether the cache gave it."""
         self.claims_returned.inc(len(response.claims))
         for warning in response.warnings:
-            self.warnings.labels(warning.code).inc()
+            self._child(self.warnings, warning.code).inc()
             if warning.code.startswith("claim_dropped_"):
-                self.claims_dropped.labels(warning.code).inc()
+                self._child(self.claims_dropped, warning.code).inc()
         if cache is not None:
-            self.cache.labels(cache).inc()
+            self._child(self.cache, cache).inc()
 
     def exposition(self) -> bytes:
         """The text format for a scrape: this process's series, or every worker's."""

@@ -120,7 +120,7 @@ async def _llm_brief(
     request: SummaryRequest, prompt: Prompt, llm: LLMClient, settings: Settings, deadline: float
 ) -> SummaryResponse:
     article = request.article.text
-    messages = prompt.render(request.article, request.options, llm.schema)
+    messages = prompt.render(request.article, request.options, llm.schema_text)
     stats = CallStats()
     reasks = 0
     claims_reasked = False

@@ -57,9 +57,12 @@ class Prompt:
         return f"{self.spec.name}@{self.spec.version}"
 
     def render(
-        self, article: ArticleIn, options: Options, output_schema: dict[str, Any]
+        self, article: ArticleIn, options: Options, output_schema: str
     ) -> list[dict[str, str]]:
-        """The chat messages for one article: the article is fenced as data, never instructions."""
+        """The chat messages for one article: the article is fenced as data, never instructions.
+
+        `output_schema` is the schema as the prompt shows it (schema_text()), worked out once by
+        its owner rather than on every request."""
         inside = _fence_contents(article)
         # The boundary derives from the hash of everything inside the fence, metadata and text
         # alike, so nothing inside can contain its closing marker (the schema also keeps every
@@ -70,7 +73,7 @@ class Prompt:
             "boundary": boundary,
             "max_bullets": str(options.max_bullets),
             "max_claims": str(options.max_claims),
-            "output_schema": json.dumps(output_schema, indent=1),
+            "output_schema": output_schema,
         }
         return [
             {"role": "system", "content": Template(self.spec.system).substitute(values)},
@@ -80,6 +83,11 @@ class Prompt:
     def render_reask(self, errors: list[str]) -> str:
         listed = "\n".join(f"- {e}" for e in errors)
         return Template(self.spec.reask).substitute(errors=listed)
+
+
+def schema_text(output_schema: dict[str, Any]) -> str:
+    """The JSON schema as a prompt shows it."""
+    return json.dumps(output_schema, indent=1)
 
 
 def _fence_contents(article: ArticleIn) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 import unicodedata
 from collections.abc import Callable
+from unittest.mock import patch
 
 import pytest
 from hypothesis import assume, given
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 from service.grounding import (
     MAX_OCCURRENCES,
+    _figures,
     locate,
     locate_all,
     normalise,
@@ -266,3 +268,22 @@ def test_the_number_check_takes_any_unicode_text(summary: str, article: str) -> 
     flagged = unsupported_numbers([summary], article)
     assert unsupported_numbers([summary], summary) == []
     assert len(flagged) <= len(numbers_in(summary))
+
+
+@given(
+    st.lists(
+        st.one_of(
+            FIGURE_PARTS,
+            st.sampled_from([" MILLIONEN", " Mil", "ſeven", " BILLIONS", "²", "①", "٣", " ciento"]),
+            st.text(max_size=6),
+        ),
+        max_size=20,
+    )
+)
+def test_lines_skipped_before_tokenising_hold_no_figure(parts: list[str]) -> None:
+    """A summary line with no digit and no scale word is not tokenised: it must be one in
+    which tokenising finds no figure either (NFKC and case folding included)."""
+    text = "".join(parts)
+    with patch("service.grounding._may_state_figure", return_value=True):
+        every = _figures(text, words=False)
+    assert _figures(text, words=False) == every

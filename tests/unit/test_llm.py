@@ -115,6 +115,24 @@ async def test_the_body_goes_out_as_built_without_the_sdks_per_call_transform(
     assert json.loads(sent.content)["messages"] == MESSAGES
 
 
+async def test_a_first_attempt_that_answers_never_enters_the_retry_loop(
+    llm: LLMClient,
+    llm_mock: respx.MockRouter,
+    completion: Callable[..., dict[str, Any]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The hot path skips tenacity; a fault still goes through it (the retry tests below)."""
+    from service import llm as llm_module
+
+    def retrying(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the retry loop was built for a call that answered at once")
+
+    monkeypatch.setattr(llm_module, "AsyncRetrying", retrying)
+    llm_mock.post("/chat/completions").respond(200, json=completion('{"a": 1}'))
+    reply, stats = await call(llm)
+    assert reply.content == '{"a": 1}' and (stats.calls, stats.retries) == (1, 0)
+
+
 def test_output_schema_is_strict_everywhere() -> None:
     def objects(node: Any) -> Any:
         if isinstance(node, dict):

@@ -77,3 +77,23 @@ def test_redis_errors_follow_the_links_running_count() -> None:
     for total in (0, 3, 3, 5):
         metrics.redis_errors_now(total)
     assert metrics.registry.get_sample_value("newsbrief_redis_errors_total") == 5
+
+
+def test_the_breaker_gauge_follows_every_change_and_labels_count_apart() -> None:
+    """Label children are looked up once and the breaker gauge is written only when the state
+    changes: both must still show exactly what happened."""
+    metrics = Metrics()
+
+    def value(name: str, **labels: str) -> float | None:
+        return metrics.registry.get_sample_value(name, labels)
+
+    for state in ("closed", "closed", "open", "open", "half-open", "closed"):
+        metrics.breaker_state(state)
+        shown = {s: value("newsbrief_llm_breaker_state", state=s) for s in ("closed", "open")}
+        assert shown == {"closed": float(state == "closed"), "open": float(state == "open")}
+    for status in (200, 200, 422):
+        metrics.request("/v1/summaries", "POST", status, 0.01)
+    ok = {"route": "/v1/summaries", "method": "POST"}
+    assert value("newsbrief_http_requests_total", **ok, status="200") == 2
+    assert value("newsbrief_http_requests_total", **ok, status="422") == 1
+    assert value("newsbrief_http_request_duration_seconds_count", **ok) == 3
