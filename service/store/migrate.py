@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -19,6 +19,13 @@ async def upgrade(engine: AsyncEngine) -> None:
         if conn.dialect.name == "postgresql":
             await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_LOCK})")
         await conn.run_sync(_upgrade)
+
+
+def upgrade_sync(engine: Engine) -> None:
+    """The same on a sync engine: SQLite's DDL in one call rather than a trip to aiosqlite's
+    thread per statement (most of a fresh database's start-up)."""
+    with engine.begin() as conn:
+        _upgrade(conn)
 
 
 def _upgrade(connection: Connection) -> None:

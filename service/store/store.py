@@ -49,7 +49,7 @@ from service.schemas import (
 )
 from service.store import cursor
 from service.store.engine import READ_ONLY
-from service.store.migrate import upgrade
+from service.store.migrate import upgrade, upgrade_sync
 from service.store.records import Answer, ReviewedSummary, Stored
 from service.store.tables import claims, feedback, summaries
 
@@ -105,7 +105,12 @@ class Store:
         if self.migrated:
             return
         try:
-            await upgrade(self.engine)
+            if self.waiting_engine is not None:  # SQLite: in the write thread, one call
+                await asyncio.get_running_loop().run_in_executor(
+                    self._write_thread, upgrade_sync, self.waiting_engine
+                )
+            else:
+                await upgrade(self.engine)
         except (SQLAlchemyError, OSError) as exc:
             raise StoreUnavailableError("the store cannot be reached", reason=reason(exc)) from exc
         self.migrated = True
