@@ -136,11 +136,10 @@ async def _llm_brief(
             reask=reasks,
         )
         reply = await llm.complete(question, stats)
-        size = len(article) + len(reply.content or "")
-        on_loop = _on_loop(size, llm)
+        on_loop = _on_loop(len(article) + len(reply.content or ""), llm)
         reviewed, problems = await _off_loop(on_loop, review, reply, stats.calls, article)
         if reviewed is not None:
-            accepted, accepted_size, accepted_text = reviewed, size, reply.content
+            accepted, accepted_text = reviewed, reply.content
             if not problems or claims_reasked:
                 break
             claims_reasked = True  # one reask for evidence and speakers; then drop what stays wrong
@@ -169,7 +168,7 @@ async def _llm_brief(
         retries=stats.retries,
     )
     response = await _off_loop(
-        _on_loop(accepted_size, llm),
+        _on_loop(len(article) + len(accepted_text or ""), llm),
         _respond,
         request,
         accepted,
