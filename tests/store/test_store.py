@@ -184,6 +184,17 @@ async def test_targets_are_searched_by_words_with_stems(
     assert await targets_for("water cap") == {"the Kelby water cap"}
     assert await targets_for("River") == {"the river study"}
     assert await targets_for('cap" OR "river') == set()  # query syntax is only more words
+    # FTS5 and tsquery operators are read as the words around them, never as an error.
+    for syntax, words in [
+        ("NEAR(cap river)", "cap river"),
+        ("cap*", "cap"),
+        ("^cap", "cap"),
+        ("-river", "river"),
+        ("(cap:", "cap"),
+        ("!!", ""),
+        ("\x00cap", "cap"),
+    ]:
+        assert await targets_for(syntax) == await targets_for(words), syntax
     assert await targets_for("  ") == set()
 
 
