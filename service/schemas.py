@@ -65,7 +65,8 @@ def _json_datetime(value: object) -> object:
 # Control characters (C0, DEL, C1, which hold \n \r \v \f \x1c-\x1e \x85) and the Unicode line and
 # paragraph separators: everything str.splitlines() breaks at, and more.
 _LINE_BREAK_OR_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_ONE_LINE: dict[str, JsonValue] = {"pattern": "^[^\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]*$"}
+ONE_LINE_PATTERN = "^[^\\x00-\\x1f\\x7f-\\x9f\\u2028\\u2029]*$"  # as _LINE_BREAK_OR_CONTROL
+_ONE_LINE: dict[str, JsonValue] = {"pattern": ONE_LINE_PATTERN}
 
 _RFC3339 = re.compile(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(?:\.\d+)?(?:[Zz]|[+-]\d\d:\d\d)")
 

@@ -4,6 +4,7 @@ beside `claims`: an FTS5 table on SQLite, a generated tsvector column on Postgre
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -44,6 +45,25 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class StoredText(TypeDecorator[str]):
+    """Text kept exactly, NUL included. PostgreSQL's text cannot hold NUL (an article may), so
+    there a backslash is doubled and NUL written as backslash-0, and read back the other way."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> Any:
+        if value is None or dialect.name != "postgresql":
+            return value
+        return value.replace("\\", "\\\\").replace("\x00", "\\0")
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> str | None:
+        if value is None or dialect.name != "postgresql":
+            return value
+        return _PG_ESCAPE.sub(lambda m: "\x00" if m[1] == "0" else "\\", value)
+
+
+_PG_ESCAPE = re.compile(r"\\([\\0])")
 metadata = MetaData()
 
 summaries = Table(
@@ -54,15 +74,15 @@ summaries = Table(
     Column("request_id", String(64)),
     Column("api_key_id", String(12)),  # sha256 of the key, 12 hex digits: never the key
     Column("article_sha256", String(64), nullable=False),
-    Column("article_text", Text),  # null with NEWSBRIEF_STORE_ARTICLE_TEXT=false
+    Column("article_text", StoredText),  # null with NEWSBRIEF_STORE_ARTICLE_TEXT=false
     Column("article_chars", Integer, nullable=False),
-    Column("title", Text),
+    Column("title", StoredText),
     Column("source", String(200)),
-    Column("url", Text),
+    Column("url", StoredText),
     Column("published_at", UTCDateTime),
     Column("language", String(35)),
     Column("engine", String(16), nullable=False),
-    Column("model", Text),
+    Column("model", StoredText),
     Column("prompt_ref", String(200)),
     Column("prompt_sha256", String(64)),
     Column("options", JSON, nullable=False),
@@ -71,7 +91,7 @@ summaries = Table(
     Column("warnings", JSON, nullable=False),
     Column("latency_ms", Float, nullable=False),
     Column("cached", Boolean, nullable=False),
-    Column("upstream_text", Text),  # the model's raw answer that was accepted; null if none
+    Column("upstream_text", StoredText),  # the model's raw answer that was accepted; null if none
     Index("summaries_created", "created_at", "id"),
     Index("summaries_source_created", "source", "created_at", "id"),
 )
@@ -85,13 +105,13 @@ claims = Table(
     ),
     Column("idx", Integer, nullable=False),  # its index in the response's claims
     Column("created_at", UTCDateTime, nullable=False),  # the summary's, for keyset order
-    Column("holder", Text, nullable=False),
+    Column("holder", StoredText, nullable=False),
     Column("holder_key", String(200), nullable=False),  # attribution.holder_key(holder)
-    Column("holder_role", Text),
+    Column("holder_role", StoredText),
     Column("stance", String(16), nullable=False),
-    Column("target", Text),
-    Column("claim", Text, nullable=False),
-    Column("evidence", Text, nullable=False),
+    Column("target", StoredText),
+    Column("claim", StoredText, nullable=False),
+    Column("evidence", StoredText, nullable=False),
     Column("evidence_start", Integer, nullable=False),
     Column("evidence_end", Integer, nullable=False),
     Column("attribution", String(16), nullable=False),
@@ -112,7 +132,7 @@ feedback = Table(
     Column("field", String(32)),
     Column("verdict", String(16), nullable=False),
     Column("corrected", JSON),
-    Column("note", Text),
+    Column("note", StoredText),
     Column("reviewer", String(200)),
     Column("created_at", UTCDateTime, nullable=False),
     Index("feedback_summary", "summary_id", "id"),

@@ -407,3 +407,41 @@ def test_with_store_confirm_s_0_an_answer_goes_out_at_once_and_is_kept_just_afte
         assert [w["code"] for w in sent.json()["warnings"]] == ["no_llm"]
         http.portal.call(http.app.state.services.writer.flush)  # type: ignore[attr-defined]
         assert http.get(sent.headers["location"]).content == sent.content
+
+
+def test_a_nul_in_the_article_is_kept_exactly_and_other_answers_are_not_refused(
+    store_settings: Settings,
+) -> None:
+    # PostgreSQL's text cannot hold NUL: written as it was, the answer failed and the store's
+    # cool-down then refused the next, unrelated answers too.
+    offline = store_settings.model_copy(
+        update={"llm_base_url": None, "llm_api_key": None, "api_keys": ()}
+    )
+    text = (
+        "“We will act now on the water cap for every farm,” said Councillor Ana Marsh on "
+        "Monday.\x00 The council met again \\0 later that week."
+    )
+    with TestClient(create_app(offline)) as http:
+        first = http.post("/v1/summaries", json={"article": {"text": text}})
+        assert [w["code"] for w in first.json()["warnings"]] == ["no_llm"], first.text
+        assert http.get(first.headers["location"]).content == first.content
+        after = http.post(
+            "/v1/summaries", json={"article": {"text": article_text("water-cap-vote")}}
+        )
+        assert "not_stored" not in [w["code"] for w in after.json()["warnings"]]
+        items = http.get("/v1/claims", params={"holder": "Ana Marsh"}).json()["items"]
+        (found,) = [c for c in items if c["summary_id"] == first.json()["id"]]
+        evidence = found["evidence"]
+        assert text[evidence["start"] : evidence["end"]] == evidence["text"]
+        store: Store = http.app.state.services.store  # type: ignore[attr-defined]
+        (kept,) = [r for r in http.portal.call(_kept_texts, store) if r and "\x00" in r]
+        assert kept == text  # NUL and the backslash read back as they were
+        for params in [{"holder": "Ana\x00"}, {"target": "cap\x00"}, {"source": "a\x00b"}]:
+            path = "/v1/summaries" if "source" in params else "/v1/claims"
+            refused = http.get(path, params=params)
+            assert refused.status_code == 422, params  # never the store's 503
+
+
+async def _kept_texts(store: Store) -> list[str | None]:
+    async with store.engine.connect() as conn:
+        return list((await conn.execute(select(summaries.c.article_text))).scalars())

@@ -10,6 +10,7 @@ from service.api.deps import ServicesDep
 from service.api.openapi import problem_responses
 from service.errors import NotStoredError
 from service.schemas import (
+    ONE_LINE_PATTERN,
     ClaimPage,
     FeedbackIn,
     FeedbackList,
@@ -24,12 +25,21 @@ from service.store import Store
 router = APIRouter(prefix="/v1", tags=["store"])
 
 SummaryId = Annotated[
-    str, Path(description="the `id` of a summary response", min_length=1, max_length=64)
+    str,
+    Path(
+        description="the `id` of a summary response",
+        min_length=1,
+        max_length=64,
+        pattern=ONE_LINE_PATTERN,
+    ),
 ]
 Since = Annotated[QueryDateTime | None, Query(description="kept at or after (RFC 3339)")]
 Until = Annotated[QueryDateTime | None, Query(description="kept before (RFC 3339)")]
 Cursor = Annotated[
-    str | None, Query(max_length=500, description="`next_cursor` of the previous page")
+    str | None,
+    Query(
+        max_length=500, pattern=ONE_LINE_PATTERN, description="`next_cursor` of the previous page"
+    ),
 ]
 Limit = Annotated[int, Query(ge=1, le=200, description="items per page")]
 READ_ERRORS = problem_responses(401, 404, 422, 429, 431, 503)
@@ -77,7 +87,10 @@ async def delete_summary(summary_id: SummaryId, services: ServicesDep) -> Respon
 @router.get("/summaries", operation_id="listSummaries", responses=LIST_ERRORS)
 async def list_summaries(
     services: ServicesDep,
-    source: Annotated[str | None, Query(max_length=200, description="the article's source")] = None,
+    source: Annotated[
+        str | None,
+        Query(max_length=200, pattern=ONE_LINE_PATTERN, description="the article's source"),
+    ] = None,
     since: Since = None,
     until: Until = None,
     cursor: Cursor = None,
@@ -96,12 +109,18 @@ async def list_claims(
         str | None,
         Query(
             max_length=200,
+            pattern=ONE_LINE_PATTERN,
             description="who holds the position: a full name, a surname, or a title and surname "
             "(the forms one article treats as the same person)",
         ),
     ] = None,
     target: Annotated[
-        str | None, Query(max_length=200, description="words the claim's target contains")
+        str | None,
+        Query(
+            max_length=200,
+            pattern=ONE_LINE_PATTERN,
+            description="words the claim's target contains",
+        ),
     ] = None,
     stance: Stance | None = None,
     attribution_status: Literal["verified", "unverified"] | None = None,
