@@ -46,7 +46,8 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 def _problem_schemas() -> dict[str, Any]:
     """`Problem` and the models it refers to, as components (generated once: ~2 ms)."""
     problem = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
-    return problem.pop("$defs", {}) | {"Problem": problem}
+    defs: dict[str, Any] = problem.pop("$defs", {})
+    return defs | {"Problem": problem}
 
 
 def document(app: FastAPI, *, keys_required: bool) -> None:
