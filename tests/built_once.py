@@ -10,12 +10,18 @@ cost (about half the CPU time of make check's tests went into them):
   TLS: the LLM is mocked (respx) or a loopback http:// server.
 - the YAML of the prompt files, parsed by pure-Python PyYAML (~5 ms an app). Equal text gives
   an equal copy; the checks on what it holds (`service/prompts.py`) still run on each app.
+- an empty SQLite store's migrations (~15 ms of Alembic loading its scripts and running the DDL a
+  store). The first empty database of the session is migrated by Alembic for real; every later
+  empty one gets a page-for-page copy of it (SQLite's backup API). A database that is not empty
+  is upgraded by Alembic as usual, and `migrations_each_time()` turns the copy off for a test
+  about the migrations themselves.
 """
 
 from __future__ import annotations
 
 import copy
 import os
+import sqlite3
 from collections.abc import Hashable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -25,11 +31,16 @@ import pytest
 import yaml
 from fastapi import applications
 from fastapi.routing import APIRoute
+from sqlalchemy import Engine
 from starlette.routing import BaseRoute
+
+from service.store import store as store_module
 
 generate_openapi = applications.get_openapi  # FastAPI's own, for a test to compare
 _create_ssl_context = httpx_transports.create_ssl_context
 _safe_load = yaml.safe_load
+_upgrade_sync = store_module.upgrade_sync
+_copies = {"on": True}
 
 
 def _documented(routes: Sequence[BaseRoute]) -> tuple[Hashable, ...]:
@@ -71,8 +82,41 @@ def built_once() -> Iterator[None]:
             parsed[stream] = _safe_load(stream)
         return copy.deepcopy(parsed[stream])
 
+    template: list[sqlite3.Connection] = []  # the first empty database, once migrated
+
+    def upgrade_sync(engine: Engine) -> None:
+        raw = engine.raw_connection()
+        try:
+            empty = not raw.driver_connection.execute(
+                "SELECT count(*) FROM sqlite_master"
+            ).fetchone()[0]
+            if empty and _copies["on"] and template:
+                template[0].backup(raw.driver_connection)
+                return
+        finally:
+            raw.close()
+        _upgrade_sync(engine)
+        if empty and _copies["on"] and not template:
+            template.append(sqlite3.connect(":memory:", check_same_thread=False))
+            raw = engine.raw_connection()
+            try:
+                raw.driver_connection.backup(template[0])
+            finally:
+                raw.close()
+
     with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(store_module, "upgrade_sync", upgrade_sync)
         patch.setattr(applications, "get_openapi", get_openapi)
         patch.setattr(httpx_transports, "create_ssl_context", create_ssl_context)
         patch.setattr(yaml, "safe_load", safe_load)
         yield
+
+
+@contextmanager
+def migrations_each_time() -> Iterator[None]:
+    """Every empty SQLite store in this block is migrated by Alembic itself."""
+    _copies["on"] = False
+    try:
+        yield
+    finally:
+        _copies["on"] = True

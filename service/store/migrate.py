@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -29,6 +27,11 @@ def upgrade_sync(engine: Engine) -> None:
 
 
 def _upgrade(connection: Connection) -> None:
+    # Imported here: Alembic is ~0.3 s of start-up that a process which never migrates (the
+    # store off, a CLI command, most test processes) need not pay.
+    from alembic import command
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection

@@ -23,6 +23,7 @@ from service.settings import Settings
 from service.store import Answer, Store, open_store
 from service.store.retention import remove_expired
 from service.store.tables import claims, summaries
+from tests.built_once import migrations_each_time
 from tests.store.conftest import Clock, article_text
 
 ARTICLES = ["water-cap-hearing", "water-cap-vote", "water-cap-town-hall"]
@@ -364,9 +365,12 @@ async def test_retention_removes_what_is_older_than_the_days_kept(
     assert await remove_expired(store, days=30) == 0
 
 
-async def test_the_migrations_build_exactly_the_tables_the_code_declares(store: Store) -> None:
+async def test_the_migrations_build_exactly_the_tables_the_code_declares(
+    store_settings: Settings,
+) -> None:
     """tables.py and migrations/ cannot drift apart: Alembic finds nothing to change, besides
-    the full-text index each dialect keeps beside `claims` (not declared in tables.py)."""
+    the full-text index each dialect keeps beside `claims` (not declared in tables.py). The
+    database is migrated by Alembic itself, not copied (tests/built_once.py)."""
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
@@ -379,8 +383,9 @@ async def test_the_migrations_build_exactly_the_tables_the_code_declares(store: 
         context = MigrationContext.configure(conn, opts={"include_object": full_text})
         return list(compare_metadata(context, metadata))
 
-    async with store.engine.connect() as conn:
-        assert await conn.run_sync(diff) == []
+    with migrations_each_time():
+        async with open_store(store_settings) as store, store.engine.connect() as conn:
+            assert await conn.run_sync(diff) == []
 
 
 async def test_sqlite_readers_do_not_wait_for_another_process_writing(

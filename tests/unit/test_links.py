@@ -132,7 +132,10 @@ PIECES += ["<a href='h'>", "</a>", "<http://x>", "//h.t", "[", "]", ":", ".", " 
 
 
 @given(st.lists(st.one_of(st.sampled_from(PIECES), st.text(max_size=4)), max_size=25))
-@settings(max_examples=300, derandomize=True, deadline=None, database=None)
+# Three times the profile's count: 300 in make test, 60 in make check (tests/conftest.py).
+@settings(
+    max_examples=3 * settings.default.max_examples, derandomize=True, deadline=None, database=None
+)
 def test_text_the_quick_look_passes_over_holds_no_link(parts: list[str]) -> None:
     """The shortcut for plain text: whatever the full expression finds, the quick look sees."""
     text = "".join(parts)
