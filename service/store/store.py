@@ -58,6 +58,12 @@ from service.store.tables import claims, feedback, summaries
 log = logging.getLogger(__name__)
 MAX_PAGE = 200
 CHECKPOINT_EVERY = 100  # SQLite: answers written between two checkpoints (a few pages each)
+# SQLite: the claims not yet in the target index go into it (migration 0002), in one statement.
+INDEX_TARGETS = (
+    "INSERT INTO claims_fts(rowid, target) SELECT id, target FROM claims "
+    "WHERE id > (SELECT upto FROM claims_fts_indexed)",
+    "UPDATE claims_fts_indexed SET upto = (SELECT coalesce(max(id), upto) FROM claims)",
+)
 
 
 def utcnow() -> datetime:
@@ -183,15 +189,32 @@ class Store:
         self._written(len(summary_rows))
 
     def _written(self, answers: int) -> None:
-        """SQLite: every CHECKPOINT_EVERY answers, a checkpoint in the write thread."""
+        """SQLite: every CHECKPOINT_EVERY answers, their claims' targets indexed and a checkpoint,
+        in the write thread."""
         self._unchecked += answers
         idle = self._checkpoint is None or self._checkpoint.done()
         if self.waiting_engine is not None and self._unchecked >= CHECKPOINT_EVERY and idle:
             self._unchecked = 0
             self._checkpoint = asyncio.get_running_loop().run_in_executor(
-                self._write_thread, _checkpoint, self.waiting_engine
+                self._write_thread, _index_and_checkpoint, self.waiting_engine
             )
             self._checkpoint.add_done_callback(_checkpoint_done)
+
+    async def index_targets(self) -> None:
+        """SQLite: the claims written since the last time go into the target index, so a search
+        by target sees every answer kept so far (migration 0002); in the write thread, which
+        waits its turn for the write lock. Nothing to do on PostgreSQL."""
+        await self.migrate()
+        if self.engine.dialect.name != "sqlite":
+            return
+        with _translated():
+            if self.waiting_engine is not None:
+                await asyncio.get_running_loop().run_in_executor(
+                    self._write_thread, _index_targets, self.waiting_engine
+                )
+            else:
+                async with self.engine.begin() as conn:
+                    await conn.run_sync(_index_targets_on)
 
     def _rows(self, answers: Sequence[Answer]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """The summaries' rows and their claims' rows."""
@@ -383,6 +406,8 @@ class Store:
             "since": since,
             "until": until,
         }
+        if target is not None:
+            await self.index_targets()
         where = _window(claims.c.created_at, since, until)
         if stance is not None:
             where.append(claims.c.stance == stance)
@@ -496,9 +521,22 @@ def _locked(exc: OperationalError) -> bool:
     return code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
-def _checkpoint(engine: Engine) -> None:
-    """Copy the WAL into the database without waiting for anyone (PASSIVE): the answers' own
-    connection never checkpoints, so a commit in the loop never pays for one."""
+def _index_targets(engine: Engine) -> None:
+    with engine.begin() as conn:
+        _index_targets_on(conn)
+
+
+def _index_targets_on(conn: Connection) -> None:
+    """In one transaction, so `upto` always says what the index holds."""
+    for sql in INDEX_TARGETS:
+        conn.exec_driver_sql(sql)
+
+
+def _index_and_checkpoint(engine: Engine) -> None:
+    """The write thread's upkeep: new claims' targets indexed in bulk (one FTS5 segment for many
+    answers, not one each), then the WAL copied into the database without waiting for anyone
+    (PASSIVE). The answers' own connection does neither, so a commit in the loop never pays."""
+    _index_targets(engine)
     raw = engine.raw_connection()
     try:
         raw.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)")
@@ -508,7 +546,7 @@ def _checkpoint(engine: Engine) -> None:
 
 def _checkpoint_done(done: asyncio.Future[None]) -> None:
     if not done.cancelled() and (exc := done.exception()) is not None:
-        log.warning("store: checkpoint failed", extra={"reason": reason(exc)})
+        log.warning("store: indexing or checkpoint failed", extra={"reason": reason(exc)})
 
 
 def _run_waiting(engine: Engine, batch: list[tuple[str, list[Any]]]) -> None:
