@@ -170,10 +170,7 @@ class Store:
         (engine.create_write_engines). Through the driver with statements compiled once
         (inserts.py): SQLAlchemy's execute cost as much again as SQLite's own work."""
         summaries_in, claims_in = self._inserts
-        batch = [
-            (summaries_in.sql, summaries_in.params(summary_rows)),
-            (claims_in.sql, claims_in.params(claim_rows)),
-        ]
+        batch = [*summaries_in.statements(summary_rows), *claims_in.statements(claim_rows)]
         if self._loop_connection is None:
             self._loop_connection = engine.raw_connection()
         try:
