@@ -615,7 +615,7 @@ make bench        # short run, a few minutes: writes build/bench/
 make bench-full   # the full grid (about 15 minutes): rewrites this file and its plot
 make bench-scale  # only the hot-path and workers rows (about 4 minutes), into this file
 make bench-breakdown  # where the CPU goes, before and after (about 4 minutes), into this file
-make bench-store  # only the store on/off rows (about 7 minutes), into this file
+make bench-store  # only the store on/off rows (about 10 minutes), into this file
 ```
 
 Both install the plotting and instructor environments from hash-pinned locks

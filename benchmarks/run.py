@@ -421,7 +421,7 @@ def main() -> None:
         if args.scale_only:
             saved |= {"scale": scale(3, log), "scale_generated_at": results["generated_at"]}
         else:
-            saved |= {"store": store_cost(8, log), "store_generated_at": results["generated_at"]}
+            saved |= {"store": store_cost(12, log), "store_generated_at": results["generated_at"]}
         results = saved
         results["machine"] = machine()
         (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
@@ -446,7 +446,7 @@ def main() -> None:
                 c for c in results["grid"] if c["latency_s"] == 2.0 and c["concurrency"] == 1000
             )
     log("store")
-    results["store"] = store_cost(2 if args.quick else 8, log)
+    results["store"] = store_cost(2 if args.quick else 12, log)
     log("cache")
     results["cache"] = cache_hits(log)
     log("long articles")
