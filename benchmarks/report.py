@@ -273,7 +273,8 @@ answers a run of {first["claims_per_answer"]} claims each, two runs a mode, mode
 the route does after the answer is made: render the body (off); also build the record, queue it
 and wait for its commit (on, the default); queue it only (fire-and-forget); and the default's
 wait with the batch written the way it was before the write engine, through the async engine
-statement by statement. CPU per answer includes the writes (the write thread's too):
+statement by statement (on SQLite its claims' targets are indexed later too, as they now are for
+every write). CPU per answer includes the writes (the write thread's too):
 
 | per answer | {head} |
 | --- | --- | --- | --- | --- |
