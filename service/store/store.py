@@ -404,7 +404,15 @@ class Store:
             "until": until,
         }
         if target is not None:
-            await self.index_targets()
+            try:
+                await self.index_targets()
+            except StoreUnavailableError as exc:
+                # Most likely another process held the write lock past the busy timeout: the
+                # search goes on over what is indexed rather than failing (reads never wait).
+                log.warning(
+                    "store: new claims not indexed before a search by target",
+                    extra={"reason": exc.reason},
+                )
         where = _window(claims.c.created_at, since, until)
         if stance is not None:
             where.append(claims.c.stance == stance)

@@ -5,13 +5,16 @@ what it had indexed."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import create_engine, insert
+from sqlalchemy.exc import OperationalError
 
 from service.ids import new_id
 from service.settings import Settings
@@ -83,3 +86,29 @@ async def test_a_database_from_before_keeps_its_claims_searchable(
         await store.write([new])
         assert await _found(store, "ferry") == {old.response.id, new.response.id}
     _index_is_whole(data / "newsbrief.db")
+
+
+async def test_a_search_goes_on_over_what_is_indexed_when_indexing_cannot(
+    tmp_path: Path,
+    answer_for: Callable[..., Answer],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Indexing needs the write lock; another process holding it past the busy timeout must not
+    turn a search into a failure (reads never wait on writers otherwise)."""
+    base = answer_for("water-cap-vote")
+    first, later = _with_target(base, "ferry levy"), _with_target(base, "ferry timetable")
+    async with open_store(Settings(data_dir=tmp_path / "data")) as store:
+        await store.write([first])
+        assert await _found(store, "ferry") == {first.response.id}  # indexed
+        await store.write([later])
+
+        def locked(engine: object) -> None:
+            raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError("locked"))
+
+        monkeypatch.setattr("service.store.store._index_targets", locked)
+        with caplog.at_level(logging.WARNING, logger="service.store.store"):
+            assert await _found(store, "ferry") == {first.response.id}  # what was indexed
+        assert "new claims not indexed before a search by target" in caplog.text
+        monkeypatch.undo()
+        assert await _found(store, "ferry") == {first.response.id, later.response.id}
