@@ -283,35 +283,46 @@ STORE_STATES = {
 }
 
 
-def store_cost(repeats: int, log: Any) -> dict[str, Any]:
+def store_cost(rounds: int, log: Any, seconds: float = 5.0) -> dict[str, Any]:
     """Issue 13's row: the same service with the store off, on (SQLite, the default: each answer
-    waits for its commit) and on fire-and-forget (STORE_CONFIRM_S=0), in turns, `repeats` times:
-    p50 at 20 in flight with 500 ms upstream (the hot-path row's load), and p50 and CPU per
-    request at 1 in flight with 0 ms upstream, where a write's cost shows most. Beside them the
-    route's own cost in one process (benchmarks/store_path.py) on SQLite and PostgreSQL."""
+    waits for its commit) and on fire-and-forget (STORE_CONFIRM_S=0), all three running side by
+    side (each with its own fake LLM and data directory) and measured in turns, `rounds` times,
+    the order rotating each round, so load that comes and goes on a shared machine falls on all
+    three alike: p50 at 20 in flight with 500 ms upstream (the hot-path row's load), and p50 and
+    CPU per request at 1 in flight with 0 ms upstream, where a write's cost shows most. Beside
+    them the route's own cost in one process (benchmarks/store_path.py) on SQLite and
+    PostgreSQL."""
     import asyncio
     import tempfile
+    from contextlib import ExitStack
 
     from benchmarks.store_path import measure, measure_postgres
 
-    out: dict[str, Any] = {"repeats": repeats, "load_before": os.getloadavg()[0]}
+    out: dict[str, Any] = {"repeats": rounds, "seconds": seconds, "side_by_side": True}
+    out["load_before"] = os.getloadavg()[0]
     out["path"] = asyncio.run(measure())
     out["path_postgresql"] = measure_postgres()
     for state in STORE_STATES:
         out[state] = {"p50_20": [], "one": []}
-    with tempfile.TemporaryDirectory() as data:
-        for _ in range(repeats):
-            for state, settings in STORE_STATES.items():
-                with stack(cache_size="0", data_dir=data, **settings) as s:
-                    set_latency(s["fake"], 0.5)
-                    out[state]["p50_20"].append(wrk(s, 10, 20))
-                    set_latency(s["fake"], 0.0)
-                    out[state]["one"].append(wrk(s, 10, 1))
-                runs = out[state]
+    with ExitStack() as running:
+        stacks = {}
+        for state, settings in STORE_STATES.items():
+            data = running.enter_context(tempfile.TemporaryDirectory())
+            stacks[state] = running.enter_context(stack(cache_size="0", data_dir=data, **settings))
+        for rows, latency, in_flight in (("p50_20", 0.5, 20), ("one", 0.0, 1)):
+            for s in stacks.values():
+                set_latency(s["fake"], latency)
+            for i in range(rounds):
+                order = list(STORE_STATES)[i % 3 :] + list(STORE_STATES)[: i % 3]
+                for state in order:
+                    out[state][rows].append(wrk(stacks[state], seconds, in_flight))
                 log(
-                    f"  store {state}: p50 {runs['p50_20'][-1]['p50_ms']:.2f} ms at 20/500 ms, "
-                    f"{runs['one'][-1]['p50_ms']:.2f} ms and "
-                    f"{runs['one'][-1]['cpu_ms_per_request']:.2f} ms CPU at 1/0 ms"
+                    f"  store {rows} round {i + 1}: "
+                    + ", ".join(
+                        f"{state} p50 {out[state][rows][-1]['p50_ms']:.2f} ms "
+                        f"CPU {out[state][rows][-1]['cpu_ms_per_request']:.2f} ms"
+                        for state in STORE_STATES
+                    )
                 )
     out["load_after"] = os.getloadavg()[0]
     return out
@@ -410,7 +421,7 @@ def main() -> None:
         if args.scale_only:
             saved |= {"scale": scale(3, log), "scale_generated_at": results["generated_at"]}
         else:
-            saved |= {"store": store_cost(3, log), "store_generated_at": results["generated_at"]}
+            saved |= {"store": store_cost(12, log), "store_generated_at": results["generated_at"]}
         results = saved
         results["machine"] = machine()
         (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
@@ -435,7 +446,7 @@ def main() -> None:
                 c for c in results["grid"] if c["latency_s"] == 2.0 and c["concurrency"] == 1000
             )
     log("store")
-    results["store"] = store_cost(1 if args.quick else 3, log)
+    results["store"] = store_cost(2 if args.quick else 12, log)
     log("cache")
     results["cache"] = cache_hits(log)
     log("long articles")

@@ -4,6 +4,7 @@ engine.py     the engines from settings (SQLite in the data dir, or PostgreSQL b
 tables.py     the schema as SQLAlchemy Core sees it; migrations/ creates and upgrades it
 migrate.py    runs the Alembic migrations shipped here (at start-up and `newsbrief db upgrade`)
 store.py      Store: the reads and writes
+inserts.py    the answers' INSERTs compiled once from tables.py, run on the SQLite driver
 writer.py     Writer: the background, batched write path the API uses
 retention.py  the periodic cleanup of expired answers
 cursor.py     opaque keyset cursors for the lists

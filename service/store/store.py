@@ -16,6 +16,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    PoolProxiedConnection,
     and_,
     delete,
     func,
@@ -49,6 +50,7 @@ from service.schemas import (
 )
 from service.store import cursor
 from service.store.engine import READ_ONLY
+from service.store.inserts import CompiledInsert, run_sqlite
 from service.store.migrate import upgrade, upgrade_sync
 from service.store.records import Answer, ReviewedSummary, Stored
 from service.store.tables import claims, feedback, summaries
@@ -56,6 +58,12 @@ from service.store.tables import claims, feedback, summaries
 log = logging.getLogger(__name__)
 MAX_PAGE = 200
 CHECKPOINT_EVERY = 100  # SQLite: answers written between two checkpoints (a few pages each)
+# SQLite: the claims not yet in the target index go into it (migration 0002), in one statement.
+INDEX_TARGETS = (
+    "INSERT INTO claims_fts(rowid, target) SELECT id, target FROM claims "
+    "WHERE id > (SELECT upto FROM claims_fts_indexed)",
+    "UPDATE claims_fts_indexed SET upto = (SELECT coalesce(max(id), upto) FROM claims)",
+)
 
 
 def utcnow() -> datetime:
@@ -88,11 +96,17 @@ class Store:
         )
         self._unchecked = 0  # answers written since the last checkpoint
         self._checkpoint: asyncio.Future[None] | None = None
+        if isinstance(self.write_engine, Engine):  # SQLite: statements compiled once
+            dialect = self.write_engine.dialect
+            self._inserts = (CompiledInsert(summaries, dialect), CompiledInsert(claims, dialect))
+        self._loop_connection: PoolProxiedConnection | None = None  # SQLite: kept open
 
     async def close(self) -> None:
         """Close the connections and the write thread."""
         if self._write_thread is not None:
             self._write_thread.shutdown()
+        if self._loop_connection is not None:
+            self._loop_connection.close()
         for sync in (self.write_engine, self.waiting_engine):
             if isinstance(sync, Engine):
                 sync.dispose()
@@ -151,29 +165,53 @@ class Store:
     async def _write_sqlite(
         self, engine: Engine, summary_rows: list[Any], claim_rows: list[Any]
     ) -> None:
-        """The batch at once in the loop's thread, on a connection that never waits; if another
-        process holds the write lock, in the write thread, which waits its turn
-        (engine.create_write_engines)."""
+        """The batch at once in the loop's thread, on a connection that never waits and stays
+        open; if another process holds the write lock, in the write thread, which waits its turn
+        (engine.create_write_engines). Through the driver with statements compiled once
+        (inserts.py): SQLAlchemy's execute cost as much again as SQLite's own work."""
+        summaries_in, claims_in = self._inserts
+        batch = [*summaries_in.statements(summary_rows), *claims_in.statements(claim_rows)]
+        if self._loop_connection is None:
+            self._loop_connection = engine.raw_connection()
         try:
-            _insert(engine, summary_rows, claim_rows)
+            run_sqlite(self._loop_connection, batch)
         except OperationalError as exc:
             if self.waiting_engine is None or not _locked(exc):
+                self._loop_connection.invalidate()  # the next batch opens a fresh one
+                self._loop_connection = None
                 raise
             await asyncio.get_running_loop().run_in_executor(
-                self._write_thread, _insert, self.waiting_engine, summary_rows, claim_rows
+                self._write_thread, _run_waiting, self.waiting_engine, batch
             )
         self._written(len(summary_rows))
 
     def _written(self, answers: int) -> None:
-        """SQLite: every CHECKPOINT_EVERY answers, a checkpoint in the write thread."""
+        """SQLite: every CHECKPOINT_EVERY answers, their claims' targets indexed and a checkpoint,
+        in the write thread."""
         self._unchecked += answers
         idle = self._checkpoint is None or self._checkpoint.done()
         if self.waiting_engine is not None and self._unchecked >= CHECKPOINT_EVERY and idle:
             self._unchecked = 0
             self._checkpoint = asyncio.get_running_loop().run_in_executor(
-                self._write_thread, _checkpoint, self.waiting_engine
+                self._write_thread, _index_and_checkpoint, self.waiting_engine
             )
             self._checkpoint.add_done_callback(_checkpoint_done)
+
+    async def index_targets(self) -> None:
+        """SQLite: the claims written since the last time go into the target index, so a search
+        by target sees every answer kept so far (migration 0002); in the write thread, which
+        waits its turn for the write lock. Nothing to do on PostgreSQL."""
+        await self.migrate()
+        if self.engine.dialect.name != "sqlite":
+            return
+        with _translated():
+            if self.waiting_engine is not None:
+                await asyncio.get_running_loop().run_in_executor(
+                    self._write_thread, _index_targets, self.waiting_engine
+                )
+            else:
+                async with self.engine.begin() as conn:
+                    await conn.run_sync(_index_targets_on)
 
     def _rows(self, answers: Sequence[Answer]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """The summaries' rows and their claims' rows."""
@@ -365,6 +403,16 @@ class Store:
             "since": since,
             "until": until,
         }
+        if target is not None:
+            try:
+                await self.index_targets()
+            except StoreUnavailableError as exc:
+                # Most likely another process held the write lock past the busy timeout: the
+                # search goes on over what is indexed rather than failing (reads never wait).
+                log.warning(
+                    "store: new claims not indexed before a search by target",
+                    extra={"reason": exc.reason},
+                )
         where = _window(claims.c.created_at, since, until)
         if stance is not None:
             where.append(claims.c.stance == stance)
@@ -478,9 +526,22 @@ def _locked(exc: OperationalError) -> bool:
     return code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
-def _checkpoint(engine: Engine) -> None:
-    """Copy the WAL into the database without waiting for anyone (PASSIVE): the answers' own
-    connection never checkpoints, so a commit in the loop never pays for one."""
+def _index_targets(engine: Engine) -> None:
+    with engine.begin() as conn:
+        _index_targets_on(conn)
+
+
+def _index_targets_on(conn: Connection) -> None:
+    """In one transaction, so `upto` always says what the index holds."""
+    for sql in INDEX_TARGETS:
+        conn.exec_driver_sql(sql)
+
+
+def _index_and_checkpoint(engine: Engine) -> None:
+    """The write thread's upkeep: new claims' targets indexed in bulk (one FTS5 segment for many
+    answers, not one each), then the WAL copied into the database without waiting for anyone
+    (PASSIVE). The answers' own connection does neither, so a commit in the loop never pays."""
+    _index_targets(engine)
     raw = engine.raw_connection()
     try:
         raw.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)")
@@ -490,16 +551,20 @@ def _checkpoint(engine: Engine) -> None:
 
 def _checkpoint_done(done: asyncio.Future[None]) -> None:
     if not done.cancelled() and (exc := done.exception()) is not None:
-        log.warning("store: checkpoint failed", extra={"reason": reason(exc)})
+        log.warning("store: indexing or checkpoint failed", extra={"reason": reason(exc)})
 
 
-def _insert(engine: Engine, summary_rows: list[Any], claim_rows: list[Any]) -> None:
-    with engine.begin() as conn:
-        _insert_rows(conn, summary_rows, claim_rows)
+def _run_waiting(engine: Engine, batch: list[tuple[str, list[Any]]]) -> None:
+    """inserts.run_sqlite on a connection of the write thread's engine, which waits its turn."""
+    raw = engine.raw_connection()
+    try:
+        run_sqlite(raw, batch)
+    finally:
+        raw.close()
 
 
 def _insert_rows(conn: Connection, summary_rows: list[Any], claim_rows: list[Any]) -> None:
-    """One INSERT per table for the whole batch (claims' FTS rows: SQLite's trigger fills them)."""
+    """One INSERT per table for the whole batch, through SQLAlchemy (PostgreSQL)."""
     conn.execute(insert(summaries), summary_rows)
     if claim_rows:
         conn.execute(insert(claims), claim_rows)

@@ -52,6 +52,13 @@ class StoredText(TypeDecorator[str]):
     impl = Text
     cache_ok = True
 
+    # Elsewhere text is kept as it is: no call per value at all (a batch's claims hold several).
+    def bind_processor(self, dialect: Dialect) -> Any:
+        return super().bind_processor(dialect) if dialect.name == "postgresql" else None
+
+    def result_processor(self, dialect: Dialect, coltype: Any) -> Any:
+        return super().result_processor(dialect, coltype) if dialect.name == "postgresql" else None
+
     def process_bind_param(self, value: str | None, dialect: Dialect) -> Any:
         if value is None or dialect.name != "postgresql":
             return value

@@ -36,11 +36,11 @@ async def test_migrations_build_every_table_from_empty_and_run_again_as_a_no_op(
         names = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
         version = (await conn.exec_driver_sql("SELECT version_num FROM alembic_version")).all()
     assert {"summaries", "claims", "feedback", "alembic_version"} <= names
-    assert version == [("0001",)]
+    assert version == [("0002",)]
     # a second start-up: nothing to do
     async with open_store(store_settings) as again, again.engine.connect() as conn:
         rows = (await conn.exec_driver_sql("SELECT version_num FROM alembic_version")).all()
-    assert rows == [("0001",)]
+    assert rows == [("0002",)]
 
 
 async def test_an_answer_comes_back_byte_for_byte_with_its_time(
