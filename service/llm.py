@@ -358,11 +358,17 @@ class LLMClient:
         # auth is a header and which neither redirects nor needs cookies.
         self._transport = http._transport_for_url(self._url)
         sdk_headers = {**self._sdk.default_headers, **self._sdk.auth_headers}
-        self._headers = {
+        headers = {
             **http.headers,  # the client's own (accept-encoding, connection), then the SDK's
             **{k.lower(): v for k, v in sdk_headers.items() if isinstance(v, str)},
             "x-stainless-retry-count": "0",  # tenacity retries; the SDK's own never run
         }
+        # As bytes, in the order httpx would send them (Host first), so a call builds its
+        # request from a stream without httpx's header handling: ~40 -> ~10 us a call.
+        self._head = [
+            (b"Host", self._url.netloc),
+            *((k.encode(), v.encode()) for k, v in headers.items()),
+        ]
         self.metrics = metrics or Metrics()
         self.breaker = breaker or CircuitBreaker(
             settings.breaker_failures, settings.breaker_cooldown_s
@@ -508,11 +514,17 @@ class LLMClient:
         body = self._template.body(request)
         # The body is already a plain, correct dict: its bytes go out with the SDK's headers,
         # skipping the SDK's per-call walk of the params' type annotations.
+        content = orjson.dumps(body)
+        head = [
+            *self._head,
+            (b"x-stainless-read-timeout", str(timeout).encode()),
+            (b"Content-Length", str(len(content)).encode()),
+        ]
         post = httpx.Request(
             "POST",
             self._url,
-            headers={**self._headers, "x-stainless-read-timeout": str(timeout)},
-            content=orjson.dumps(body),
+            headers=head,
+            stream=httpx.ByteStream(content),
             extensions={"timeout": httpx.Timeout(timeout).as_dict()},
         )
         try:
