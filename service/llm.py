@@ -44,6 +44,7 @@ from service.prompts import schema_text
 from service.providers import ChatRequest, Profile
 from service.schemas import LLM_OUTPUT_SCHEMA
 from service.settings import Settings
+from service.upstream import upstream_client
 
 log = logging.getLogger(__name__)
 RETRYABLE_STATUS = frozenset({408, 409, 429})  # and every 5xx
@@ -577,5 +578,5 @@ async def llm_from_settings(
         return
     # Enough pooled connections for many requests in flight to one upstream.
     limits = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
-    async with httpx.AsyncClient(limits=limits) as http:
+    async with upstream_client(limits) as http:
         yield LLMClient(http, settings, metrics=metrics)
