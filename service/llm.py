@@ -356,7 +356,8 @@ class LLMClient:
         # The client's transport for that URL (its pool, or the proxy or mock mounted for it),
         # called directly: the client's own layers around a send (auth flow, redirects, and a
         # cookie jar fed from every response, ~0.07 ms a call) do nothing for this API, whose
-        # auth is a header and which neither redirects nor needs cookies.
+        # auth is a header and which neither redirects nor needs cookies. The client's event
+        # hooks do not run either: whatever must see each call wraps the transport.
         self._transport = http._transport_for_url(self._url)
         sdk_headers = {**self._sdk.default_headers, **self._sdk.auth_headers}
         headers = {
