@@ -136,9 +136,9 @@ for the SDK's typed `chat.completions.create`, which newsbrief once used and (b)
     return f"""Measured {sc["repeats"]} times each, in one run of the harness.{load}
 
 At 1 in flight and 0 ms upstream newsbrief spent a median {a_cpu:.2f} ms of CPU per request
-against {b_cpu:.2f} ms for (b) (a/b {statistics.median(r["cpu"]):.3f}), for its HTTP server,
-request validation, grounding, number and attribution checks and two JSON log lines on top of
-what (b) does. At 500 ms upstream and 20 in flight its p50 was
+against {b_cpu:.2f} ms for (b) (a/b {statistics.median(r["cpu"]):.3f}), its HTTP server,
+request validation, grounding, number and attribution checks and two JSON log lines (work (b)
+does not do) included. At 500 ms upstream and 20 in flight its p50 was
 {statistics.median(r["p50"]):.3f} × (b)'s.
 
 `newsbrief serve --workers 2` against one worker, the fake LLM at 0 ms so the service is
