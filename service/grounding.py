@@ -60,23 +60,61 @@ def _fold(cluster: str) -> str:
     return unicodedata.normalize("NFKC", cluster)
 
 
+# Printable ASCII that normalisation leaves as it is (all but the quotes " ' ` and the hyphen,
+# which fold), in runs with single spaces between: most of an article, copied whole.
+_PLAIN = re.compile(r"[!#-&(-,.-_a-~]+(?: [!#-&(-,.-_a-~]+)*")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
 @lru_cache(maxsize=8)  # one request normalises its article once for all its claims
 def normalise(text: str) -> Normalised:
     """Normalise text for comparison, keeping the map back to original offsets."""
+    if any(unicodedata.combining(ch) for ch in _NON_ASCII.findall(text)):
+        return _normalise_clusters(text)
+    # No combining marks, so every character is a cluster of its own: runs of plain ASCII go
+    # through whole and only the characters between them one by one, as below (~0.6 -> ~0.1 ms
+    # on a 1,300-character English article).
+    out: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    at = 0
+    for run in _PLAIN.finditer(text):
+        start, end = run.span()
+        for i in range(at, start):
+            _emit(_fold(text[i]), i, i + 1, out, starts, ends)
+        out.append(run.group())
+        starts.extend(range(start, end))
+        ends.extend(range(start + 1, end + 1))
+        at = end
+    for i in range(at, len(text)):
+        _emit(_fold(text[i]), i, i + 1, out, starts, ends)
+    return Normalised("".join(out), tuple(starts), tuple(ends))
+
+
+def _normalise_clusters(text: str) -> Normalised:
+    """normalise, one cluster (a character and its combining marks) at a time."""
     out: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
     for start, end in _clusters(text):
-        for ch in _fold(text[start:end]):
-            if ch.isspace():
-                if out and out[-1] == " ":
-                    ends[-1] = end
-                    continue
-                ch = " "
-            out.append(ch)
-            starts.append(start)
-            ends.append(end)
+        _emit(_fold(text[start:end]), start, end, out, starts, ends)
     return Normalised("".join(out), tuple(starts), tuple(ends))
+
+
+def _emit(
+    folded: str, start: int, end: int, out: list[str], starts: list[int], ends: list[int]
+) -> None:
+    """Append a cluster's folded characters, each mapped to [start, end); a run of whitespace
+    becomes one space that spans it all. (`out` may hold whole runs of plain text, never " ".)"""
+    for ch in folded:
+        if ch.isspace():
+            if out and out[-1] == " ":
+                ends[-1] = end
+                continue
+            ch = " "
+        out.append(ch)
+        starts.append(start)
+        ends.append(end)
 
 
 def locate(quote: str, article: str) -> Span | None:

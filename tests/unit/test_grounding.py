@@ -8,9 +8,10 @@ from collections.abc import Callable
 from unittest.mock import patch
 
 import pytest
-from hypothesis import assume, example, given
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
+from service import grounding
 from service.grounding import (
     MAX_OCCURRENCES,
     _figures,
@@ -311,3 +312,19 @@ def test_the_article_read_for_digits_alone_finds_the_figures_the_full_read_does(
     assert _figures(text, words=True, digits_only=True) == [
         f for f in every if f.text[:1].isdecimal()
     ]
+
+
+# Plain ASCII, the characters that fold (quotes, dashes, whitespace of every kind), letters NFKC
+# changes or expands, and combining marks (which send a text down the cluster-by-cluster way).
+FOLDING = "ab Z9.,;!?\"'`-  \t\n\r\u00a0\u2009\u3000‘’“”„′″–—−ﬁ①Ａé\u0301\u0327"
+
+
+@given(st.text(alphabet=FOLDING, max_size=60))
+@example("a  b")  # a run of spaces between plain words is one space
+@example("a\u00a0b ’c’ e\u0301")
+@settings(deadline=None, database=None, derandomize=True)
+def test_normalise_by_runs_is_normalise_by_clusters(text: str) -> None:
+    """The fast way (runs of plain ASCII copied whole) gives exactly what the character by
+    character way gives: the same text and the same offsets back."""
+    grounding.normalise.cache_clear()
+    assert grounding.normalise(text) == grounding._normalise_clusters(text)
