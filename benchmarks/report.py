@@ -136,9 +136,9 @@ for the SDK's typed `chat.completions.create`, which newsbrief once used and (b)
     return f"""Measured {sc["repeats"]} times each, in one run of the harness.{load}
 
 At 1 in flight and 0 ms upstream newsbrief spent a median {a_cpu:.2f} ms of CPU per request
-against {b_cpu:.2f} ms for (b) (a/b {statistics.median(r["cpu"]):.3f}), for its HTTP server,
-request validation, grounding, number and attribution checks and two JSON log lines on top of
-what (b) does. At 500 ms upstream and 20 in flight its p50 was
+against {b_cpu:.2f} ms for (b) (a/b {statistics.median(r["cpu"]):.3f}), its HTTP server,
+request validation, grounding, number and attribution checks and two JSON log lines (work (b)
+does not do) included. At 500 ms upstream and 20 in flight its p50 was
 {statistics.median(r["p50"]):.3f} × (b)'s.
 
 `newsbrief serve --workers 2` against one worker, the fake LLM at 0 ms so the service is
@@ -206,8 +206,10 @@ response written, FastAPI's routing and validation, the middleware, two JSON log
 work that makes the brief what it is (every claim grounded in the article and attributed, links
 and numbers checked), {after["text_steps"] + after["server"]:.2f} ms together here. What (b) pays
 that (a) no longer does: the SDK's per-call request machinery and typed response parsing, which
-(a) skips by sending the body's bytes with the SDK's headers through the same httpx client. The
-httpx client itself (httpx, httpcore, h11, anyio) is most of the call in both."""
+(a) skips by sending the body's bytes with the SDK's headers straight to the httpx client's
+transport; and a second send per call, as (a)'s transport sends a request's head and body in one
+write (service/upstream.py) where httpx sends them apart. The rest of the httpx stack (httpcore,
+h11, anyio) is most of the call in both."""
 
 
 def store_added(st: dict[str, Any], state: str, rows: str, key: str = "p50_ms") -> list[float]:
@@ -556,15 +558,19 @@ and (c). Each cell starts with 3 untimed warm-up calls.
 
 {reading(complete, m["cores"])}
 - The hot path: newsbrief builds the upstream body's fixed parts (model, response format,
-  schema) and the SDK's headers (auth, user agent, platform) once per client, and sends the body
-  as orjson bytes through the SDK's httpx client, so neither the SDK's per-call type-driven
-  transformation of the parameters nor its request building runs; a 4xx/5xx still becomes the
-  SDK's error class. Each claim is grounded once; a short article's text steps run on the event
-  loop while no other LLM call is in flight, otherwise (and for long ones) in a worker thread; the
-  response goes out as the model's JSON, validated once. The schema's text in the prompt is built
-  once per client ((b) does the same); a call's first attempt runs outside tenacity, which only a
-  fault enters; metric label children are looked up once and the breaker gauge written only when
-  it changes; summary lines with no digit and no scale word skip the number check's tokeniser.
+  schema) and the SDK's headers (auth, user agent, platform, as bytes) once per client, and sends
+  the body as orjson bytes straight to the SDK's httpx client's transport, so neither the SDK's
+  per-call type-driven transformation of the parameters nor its request building runs, nor the
+  client's auth, redirect and cookie layers; a 4xx/5xx still becomes the SDK's error class. The
+  transport sends a request's head and body in one write. Each claim is grounded once; a short
+  article's text steps run on the event loop while no other LLM call is in flight, otherwise (and
+  for long ones) in a worker thread; the response goes out as the model's JSON, validated once.
+  The schema's text in the prompt is built once per client ((b) does the same); a call's first
+  attempt runs outside tenacity, which only a fault enters; metric label children are looked up
+  once and the breaker gauge written only when it changes; summary lines with no digit and no
+  scale word skip the number check's tokeniser, and the article's figures are first read from its
+  digits alone. The route watches for a client that disconnects with one task beside its own; log
+  records skip the caller lookup.
 
 ## Hot path and workers
 

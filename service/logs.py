@@ -89,6 +89,10 @@ def configure(level: str = "INFO", fmt: str = "json") -> dict[str, object]:
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
+    # No line shows the caller's file, line, thread or process: the logging module's documented
+    # switches stop it looking them up for every record (a walk up the stack and three lookups).
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     root.setLevel(level)
     for name in _QUIET:
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))

@@ -115,28 +115,31 @@ class Replay:
         return request_sha256(self.requests[0]) != expected
 
 
-class Recorder:
-    """Wraps a live httpx client so every chat completion it returns is kept for a cassette."""
+class Recorder(httpx.AsyncBaseTransport):
+    """The transport of a client that keeps every chat completion it carries for a cassette,
+    sent on by a live client (proxies from the environment and all). A transport, not the
+    client's event hooks: LLMClient sends through its client's transport alone."""
 
     def __init__(self) -> None:
         self.requests: list[bytes] = []
         self.exchanges: list[Exchange] = []
-        self.client = httpx.AsyncClient(
-            event_hooks={"request": [self._on_request], "response": [self._on_response]},
-            timeout=httpx.Timeout(120),
-        )
+        self._live = httpx.AsyncClient(timeout=httpx.Timeout(120))
+        # trust_env off: no proxy mounted from the environment may route around the recorder.
+        self.client = httpx.AsyncClient(transport=self, trust_env=False)
 
-    async def _on_request(self, request: httpx.Request) -> None:
-        self.requests.append(request.content)
-
-    async def _on_response(self, response: httpx.Response) -> None:
-        await response.aread()
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(await request.aread())
+        response = await self._live.send(request)
         kept = {k: v for k, v in response.headers.items() if k.startswith("retry-after")}
         try:
             body = response.json()
         except ValueError:
             body = {"raw": response.text}
         self.exchanges.append(Exchange(status=response.status_code, headers=kept, body=body))
+        return response
+
+    async def aclose(self) -> None:
+        await self._live.aclose()
 
     def cassette(self, prompt_ref: str, case_id: str, model: str) -> Cassette:
         return Cassette(

@@ -8,9 +8,10 @@ from collections.abc import Callable
 from unittest.mock import patch
 
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
+from service import grounding
 from service.grounding import (
     MAX_OCCURRENCES,
     _figures,
@@ -287,3 +288,43 @@ def test_lines_skipped_before_tokenising_hold_no_figure(parts: list[str]) -> Non
     with patch("service.grounding._may_state_figure", return_value=True):
         every = _figures(text, words=False)
     assert _figures(text, words=False) == every
+
+
+@example(["1k million thousand words ", "2 bn"])  # the most a figure reads after its digits
+@example(["7 mil millones y 3 ", "x" * 5, " 40 words away 5 million"])
+@given(
+    st.lists(
+        st.one_of(
+            FIGURE_PARTS,
+            st.sampled_from([" seven", " a", " Mil", "٣", "²", " bn", " 2024", "1.2.3", " ok"]),
+            st.text(max_size=6),
+        ),
+        max_size=40,
+    )
+)
+def test_the_article_read_for_digits_alone_finds_the_figures_the_full_read_does(
+    parts: list[str],
+) -> None:
+    """The number check first reads only the article's figures that start with a digit, without
+    tokenising its other words: they must be exactly the ones the full reading finds."""
+    text = "".join(parts)
+    every = _figures(text, words=True)
+    assert _figures(text, words=True, digits_only=True) == [
+        f for f in every if f.text[:1].isdecimal()
+    ]
+
+
+# Plain ASCII, the characters that fold (quotes, dashes, whitespace of every kind), letters NFKC
+# changes or expands, and combining marks (which send a text down the cluster-by-cluster way).
+FOLDING = "ab Z9.,;!?\"'`-  \t\n\r\u00a0\u2009\u3000‘’“”„′″–—−ﬁ①Ａé\u0301\u0327"
+
+
+@given(st.text(alphabet=FOLDING, max_size=60))
+@example("a  b")  # a run of spaces between plain words is one space
+@example("a\u00a0b ’c’ e\u0301")
+@settings(deadline=None, database=None, derandomize=True)
+def test_normalise_by_runs_is_normalise_by_clusters(text: str) -> None:
+    """The fast way (runs of plain ASCII copied whole) gives exactly what the character by
+    character way gives: the same text and the same offsets back."""
+    grounding.normalise.cache_clear()
+    assert grounding.normalise(text) == grounding._normalise_clusters(text)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from contextlib import suppress
 
 from fastapi import APIRouter, Request, Response
 
@@ -24,9 +23,12 @@ router = APIRouter(prefix="/v1", tags=["summaries"])
 CLIENT_CLOSED = 499  # nginx's code: the client went away; nobody reads this response
 
 
-async def _client_gone(request: Request) -> None:
+async def _cancel_when_gone(request: Request, task: asyncio.Task[object]) -> None:
+    """Cancel `task` if the client disconnects (and then end, not cancelled): the route stops
+    paying for an answer nobody will read."""
     while (await request.receive())["type"] != "http.disconnect":
         pass
+    task.cancel()
 
 
 @router.post(
@@ -48,27 +50,27 @@ async def _client_gone(request: Request) -> None:
 async def create_summary(body: SummaryRequest, services: ServicesDep, request: Request) -> Response:
     """Summarise an article; every claim's evidence is verified verbatim against article.text."""
     started = time.perf_counter()
-    work = asyncio.ensure_future(
-        summarize_article(
+    # One watcher task beside this one (not the pipeline in a task of its own and a wait on
+    # both: two tasks, a future and more loop turns for every request).
+    task = asyncio.current_task()
+    assert task is not None  # a route always runs in a task
+    watcher = asyncio.ensure_future(_cancel_when_gone(request, task))
+    try:
+        result = await summarize_article(
             body,
             prompts=services.prompts,
             llm=services.llm,
             settings=services.settings,
             cache=services.cache,
         )
-    )
-    gone = asyncio.ensure_future(_client_gone(request))
-    try:
-        await asyncio.wait({work, gone}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        gone.cancel()
-    if not work.done():  # the client disconnected: stop paying for an answer nobody will read
-        work.cancel()
-        with suppress(asyncio.CancelledError):
-            await work
+    except asyncio.CancelledError:
+        if not watcher.done() or watcher.cancelled():
+            raise  # cancelled from outside (shutdown), not by the watcher: not ours to answer
+        task.uncancel()
         log.info("client disconnected; summary cancelled")
         return Response(status_code=CLIENT_CLOSED)
-    result = work.result()  # re-raises the pipeline's error for the problem handlers
+    finally:
+        watcher.cancel()
     sent = result.model_dump_json().encode()
     headers: dict[str, str] = {}
     if services.writer is not None:
