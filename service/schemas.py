@@ -323,6 +323,17 @@ class CacheStats(BaseModel):
     misses: int | None = None
 
 
+class StoreState(BaseModel):
+    """The store: `off` (NEWSBRIEF_STORE=off); `failing` while a failed write's cool-down runs or
+    the database has not been reached since start-up (answers then say `not_stored`)."""
+
+    state: Literal["on", "off", "failing"]
+    backend: Literal["sqlite", "postgresql"] | None = None
+    queued: int | None = Field(default=None, description="answers waiting to be written")
+    last_failure: str | None = Field(default=None, description="what the database last said")
+    retry_in_s: float | None = Field(default=None, description="until writes are tried again")
+
+
 class BreakerInfo(BaseModel):
     """The LLM circuit breaker: its state, the latest failure that counted, the wait for a probe."""
 
@@ -342,6 +353,7 @@ class Readiness(BaseModel):
     default_prompt: str | None = None
     cache: CacheStats | None = None
     breaker: BreakerInfo | None = Field(default=None, description="null without an LLM")
+    store: StoreState | None = None
 
 
 class ValidationIssue(BaseModel):

@@ -145,12 +145,13 @@ async def keeping(
         yield None, None
         return
     async with open_store(settings, migrate=False) as store:
+        writer = Writer(store, settings.store_queue_size, on_written=metrics.store_written)
         try:
             await store.migrate()
         except StoreUnavailableError as exc:
             # Answers go on without the store (each says not_stored); the writer migrates first.
             log.error("store unavailable at start-up", extra={"reason": exc.reason})
-        writer = Writer(store, settings.store_queue_size, on_written=metrics.store_written)
+            writer.last_failure = exc.reason
         writer.start()
         cleanup = None
         if settings.retention_days:

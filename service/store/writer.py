@@ -38,6 +38,7 @@ class Writer:
         self._on_written = on_written  # (outcome, answers): metrics
         self._clock = clock
         self._down_until = 0.0
+        self.last_failure: str | None = None  # the database's words, for /readyz
         self._task: asyncio.Task[None] | None = None
 
     def submit(self, answer: Answer) -> asyncio.Future[None]:
@@ -53,6 +54,14 @@ class Writer:
                 done.set_exception(StoreUnavailableError("the store's write queue is full"))
                 self._on_written("refused", 1)
         return done
+
+    @property
+    def queued(self) -> int:
+        return self._queue.qsize()
+
+    def retry_in_s(self) -> float:
+        """How long answers are still refused after a failed write (0: they are taken)."""
+        return max(0.0, self._down_until - self._clock())
 
     def start(self) -> None:
         self._task = asyncio.create_task(self.run(), name="store-writer")
@@ -82,6 +91,7 @@ class Writer:
                 return
             if isinstance(exc, StoreUnavailableError):  # the database, not this answer
                 self._down_until = self._clock() + COOLDOWN_S
+                self.last_failure = reason(exc)
             failure = StoreUnavailableError("the store could not keep the answer")
             log.warning(
                 "store: an answer was not kept",

@@ -22,6 +22,7 @@ def test_healthz(offline_client: TestClient) -> None:
 def test_readyz_says_which_engine_answers(offline_client: TestClient, client: TestClient) -> None:
     offline = offline_client.get("/readyz").json()
     assert offline["status"] == "ready" and offline["engine"] == "extractive"
+    assert offline["store"] == {"state": "off"}  # these test apps run with NEWSBRIEF_STORE=off
     online = client.get("/readyz").json()
     assert online["engine"] == "llm" and online["model"] == "test-model"
     assert online["default_prompt"] == "summarize@v1"

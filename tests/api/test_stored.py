@@ -316,6 +316,10 @@ def test_a_store_down_from_the_start_still_answers_with_not_stored(
         assert writes(http) == {"stored": 0, "failed": 1, "refused": 1}
         read = http.get(f"/v1/summaries/{first.json()['id']}")
         assert read.status_code == 503 and read.json()["type"].endswith("/store-unavailable")
+        ready = http.get("/readyz")  # still ready: answers go out, each saying not_stored
+        store = ready.json()["store"]
+        assert ready.status_code == 200 and store["state"] == "failing", store
+        assert store["backend"] == "postgresql" and store["last_failure"]
         metrics = http.get("/metrics").text
         told = 2 if confirm_s else 1
         assert f'newsbrief_response_warnings_total{{code="not_stored"}} {told}.0' in metrics
@@ -445,3 +449,14 @@ def test_a_nul_in_the_article_is_kept_exactly_and_other_answers_are_not_refused(
 async def _kept_texts(store: Store) -> list[str | None]:
     async with store.engine.connect() as conn:
         return list((await conn.execute(select(summaries.c.article_text))).scalars())
+
+
+def test_readyz_shows_the_store_working(http: TestClient, store_settings: Settings) -> None:
+    backend = "postgresql" if store_settings.database_url else "sqlite"
+    assert http.get("/readyz").json()["store"] == {
+        "state": "on",
+        "backend": backend,
+        "queued": 0,
+        "last_failure": None,
+        "retry_in_s": None,
+    }

@@ -13,6 +13,7 @@ from service.api.deps import ServicesDep
 from service.api.security import configured_keys, has_valid_key
 from service.llm import LLMClient
 from service.schemas import Readiness
+from service.store import Writer
 
 router = APIRouter(tags=["health"])
 
@@ -38,8 +39,10 @@ async def readyz(services: ServicesDep, request: Request) -> Any:
     """Prompts are loaded and an engine can answer: the configured LLM or the extractive one.
 
     While the LLM circuit is open (and no extractive fallback is configured) this is 503 with the
-    reason. With API keys configured, a caller without a valid key sees only `status`: the model
-    name, prompt versions, breaker and cache are for the service's own clients."""
+    reason. A failing store does not make it 503: answers still go out, each saying
+    `not_stored`, and `store` says so with what the database last said. With API keys
+    configured, a caller without a valid key sees only `status`: the model name, prompt
+    versions, breaker, cache and store are for the service's own clients."""
     body: dict[str, Any] = {
         "status": "ready",
         "pid": os.getpid(),  # which worker answered, under `serve --workers N`
@@ -58,6 +61,7 @@ async def readyz(services: ServicesDep, request: Request) -> Any:
         if services.cache is not None
         else {"state": "off"},
         "breaker": _breaker(services.llm),
+        "store": _store(services.writer),
     }
     breaker = services.llm.breaker if services.llm else None
     if breaker and breaker.state == "open" and services.settings.breaker_fallback == "error":
@@ -70,6 +74,19 @@ async def readyz(services: ServicesDep, request: Request) -> Any:
     if keys and not has_valid_key(request.headers, keys):
         body = {"status": body["status"]}
     return JSONResponse(body, status_code=200 if body["status"] == "ready" else 503)
+
+
+def _store(writer: Writer | None) -> dict[str, Any]:
+    if writer is None:
+        return {"state": "off"}
+    wait = writer.retry_in_s()
+    return {
+        "state": "failing" if wait or not writer.store.migrated else "on",
+        "backend": writer.store.engine.dialect.name,
+        "queued": writer.queued,
+        "last_failure": writer.last_failure,
+        "retry_in_s": round(wait, 1) if wait else None,
+    }
 
 
 def _breaker(llm: LLMClient | None) -> dict[str, Any] | None:
