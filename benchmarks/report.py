@@ -316,7 +316,8 @@ def store_section(st: dict[str, Any], cores: str) -> str:
     if st.get("side_by_side"):
         how = f"""running side by side (each with its own fake LLM and data directory) and measured
 in turns, {st["repeats"]} rounds with the order rotating each round, so load that comes and goes
-on the machine falls on all three alike; wrk drives each for {st["seconds"]:.0f} s a turn"""
+on the machine falls on all three alike; wrk drives each for {st["seconds"]:.0f} s a turn
+({st.get("seconds_20", st["seconds"]):.0f} s at 20 in flight)"""
     else:
         how = f"""started in turns, {st["repeats"]} times each, in one run; wrk drives it for
 10 s a run"""
