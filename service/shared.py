@@ -122,6 +122,7 @@ class RedisCache(Generic[T]):
         token = uuid.uuid4().hex
         value_key, lock_key = f"{PREFIX}cache:{key}", f"{PREFIX}lock:{key}"
         pause = _POLL_S[0]
+        locked = False
         try:
             while True:
                 if (raw := await self.link.run(lambda r: r.get(value_key))) is not None:
@@ -131,13 +132,22 @@ class RedisCache(Generic[T]):
                         log.info("unreadable cached answer dropped", extra={"key": key})
                         await self.link.run(lambda r: r.delete(value_key))
                         continue
+                    if locked:  # kept by another between our miss and our lock: not ours to pay
+                        await _release(self.link, lock_key, token)
                     self.hits += 1
                     return value, True
-                if await self.link.run(lambda r: r.set(lock_key, token, nx=True, px=self.lock_ms)):
+                if locked:
                     break
+                if await self.link.run(lambda r: r.set(lock_key, token, nx=True, px=self.lock_ms)):
+                    # Look once more: the holder before us may have kept the answer and let go
+                    # of the lock between our miss above and this lock.
+                    locked = True
+                    continue
                 await asyncio.sleep(pause)  # another process is computing this answer
                 pause = min(_POLL_S[1], pause * 2)
         except RedisDownError:
+            if locked:
+                await _release(self.link, lock_key, token)
             self.misses += 1
             return await compute(), False  # no shared state: answer, store nothing
         self.misses += 1

@@ -75,6 +75,34 @@ async def test_processes_share_answers_and_one_computation(redis_url: str, link:
     await other.client.aclose()
 
 
+class MissesFirst(RedisLink):
+    """A link whose first call (the cache lookup) finds nothing: as if another process kept the
+    answer and let go of its lock just after this one looked."""
+
+    missed = False
+
+    async def run(self, call: Callable[[Redis], Awaitable[Any]]) -> Any:
+        if not self.missed:
+            self.missed = True
+            return None
+        return await super().run(call)
+
+
+async def test_an_answer_kept_between_a_miss_and_the_lock_is_not_computed_again(
+    redis_url: str, link: RedisLink
+) -> None:
+    calls: list[str] = []
+    assert await strings(link).get_or_compute("k", answer("A", calls), keep=lambda v: True)
+    late = MissesFirst(Redis.from_url(redis_url))
+    assert await strings(late).get_or_compute("k", answer("B", calls), keep=lambda v: True) == (
+        "A",
+        True,
+    )
+    assert calls == ["A"]  # B's process found A's answer once it held the lock
+    assert await link.client.get(f"{PREFIX}lock:k") is None  # and let go of the lock
+    await late.client.aclose()
+
+
 async def test_a_crashed_holders_lock_expires_then_a_waiter_computes(link: RedisLink) -> None:
     lock = f"{PREFIX}lock:k"
     await link.client.set(lock, "crashed-process", px=300)
