@@ -44,7 +44,7 @@ class Writer:
     def submit(self, answer: Answer) -> asyncio.Future[None]:
         """A future that is done when the answer is kept, or fails with StoreUnavailableError."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        if self._clock() < self._down_until:
+        if self.retry_in_s():
             done.set_exception(StoreUnavailableError("the store failed moments ago"))
             self._on_written("refused", 1)
         else:
@@ -83,7 +83,7 @@ class Writer:
         except Exception as exc:  # whatever it is, the writer goes on
             if len(batch) > 1:  # one bad answer must not cost the others their place
                 for one in batch:
-                    if self._clock() < self._down_until:  # the store itself failed: stop here
+                    if self.retry_in_s():  # the store itself failed: stop here
                         _settle([one], StoreUnavailableError("the store failed moments ago"))
                         self._on_written("failed", 1)
                     else:
