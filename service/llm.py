@@ -357,8 +357,9 @@ class LLMClient:
         # called directly: the client's own layers around a send (auth flow, redirects, and a
         # cookie jar fed from every response, ~0.07 ms a call) do nothing for this API, whose
         # auth is a header and which neither redirects nor needs cookies. The client's event
-        # hooks do not run either: whatever must see each call wraps the transport.
-        self._transport = http._transport_for_url(self._url)
+        # hooks do not run either: whatever must see each call wraps the transport. Looked up
+        # on each call (a dictionary walk), so a mock mounted on the client later still counts.
+        self._http = http
         sdk_headers = {**self._sdk.default_headers, **self._sdk.auth_headers}
         headers = {
             **http.headers,  # the client's own (accept-encoding, connection), then the SDK's
@@ -530,7 +531,8 @@ class LLMClient:
             extensions={"timeout": httpx.Timeout(timeout).as_dict()},
         )
         try:
-            response = await self._transport.handle_async_request(post)
+            transport = self._http._transport_for_url(self._url)
+            response = await transport.handle_async_request(post)
             response.request = post
             try:
                 if response.is_error:  # the SDK's error class for the status, as it raises it

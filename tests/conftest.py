@@ -154,7 +154,11 @@ def completion() -> Callable[..., dict[str, Any]]:
 
 @pytest.fixture
 def llm_mock() -> Iterator[respx.MockRouter]:
-    with respx.mock(base_url=LLM_BASE, assert_all_called=False) as router:
+    # At the client (its transport for the URL), not in httpcore: the LLM calls go out through
+    # aiohttp (service/upstream.py). Calls to any other host (an eval's cassette replay, a
+    # server a test started) are not the LLM's and go on as they would.
+    with respx.mock(base_url=LLM_BASE, assert_all_called=False, using="httpx") as router:
+        router.route(host__regex=r"^(?!llm\.test$)").pass_through()
         yield router
 
 

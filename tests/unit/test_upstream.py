@@ -1,108 +1,215 @@
-"""The upstream client: a request's head and body leave in one write, and nothing else changes."""
+"""The upstream client against real servers on free ports: what goes out is exactly what the LLM
+client built, answers come back as httpx responses, and every way a call can fail is an httpx
+error (which service/llm.py maps to the service's own)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
-import httpcore
 import httpx
 import pytest
 
-from service.upstream import HeadWithBody, HeadWithBodyBackend, upstream_client
+from service.upstream import upstream_client
+
+Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+LIMITS = httpx.Limits(max_connections=4)
 
 
-class Wire(httpcore.AsyncNetworkStream):
-    """A connection that records what is written to it and answers reads from a script."""
-
-    def __init__(self, fail_writes: bool = False) -> None:
-        self.events: list[tuple[str, bytes]] = []
-        self.fail_writes = fail_writes
-
-    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
-        if self.fail_writes:
-            raise httpcore.WriteError("the server closed its end")
-        self.events.append(("write", buffer))
-
-    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
-        self.events.append(("read", b""))
-        return b"answer"
-
-    async def aclose(self) -> None:
-        self.events.append(("close", b""))
-
-
-async def test_a_request_head_leaves_with_its_body() -> None:
-    wire = Wire()
-    stream = HeadWithBody(wire)
-    await stream.write(b"HEAD\r\n\r\n")
-    assert wire.events == []  # held back
-    await stream.write(b"body")
-    await stream.write(b"")  # httpcore's end of message
-    assert await stream.read(100) == b"answer"
-    # The next request on the connection is held back the same way.
-    await stream.write(b"HEAD2\r\n\r\n")
-    await stream.write(b"body2")
-    assert [data for kind, data in wire.events if kind == "write" and data] == [
-        b"HEAD\r\n\r\nbody",
-        b"HEAD2\r\n\r\nbody2",
-    ]
-
-
-async def test_a_head_without_a_body_is_sent_before_the_answer_is_read() -> None:
-    wire = Wire()
-    stream = HeadWithBody(wire)
-    await stream.write(b"GET / HTTP/1.1\r\n\r\n")
-    await stream.read(100)
-    assert wire.events == [("write", b"GET / HTTP/1.1\r\n\r\n"), ("read", b"")]
-
-
-async def test_a_failed_write_of_a_held_head_still_reads_the_answer() -> None:
-    # httpcore does the same with a write that fails: the server may have answered and closed.
-    stream = HeadWithBody(Wire(fail_writes=True))
-    await stream.write(b"GET / HTTP/1.1\r\n\r\n")
-    assert await stream.read(100) == b"answer"
-
-
-async def test_the_upstream_client_sends_through_the_one_write_backend() -> None:
-    """Against a real server on a free port: the request arrives whole and the answer is read.
-    And the client's pool really uses the backend (httpx offers no setting for it)."""
-    seen: list[bytes] = []
-
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        while not reader.at_eof():  # requests one after another on a kept-alive connection
-            try:
-                head = await reader.readuntil(b"\r\n\r\n")
-            except asyncio.IncompleteReadError:
-                break
-            length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
-            seen.append(head + await reader.readexactly(length))
-            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
-            await writer.drain()
-        writer.close()
-
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    port = server.sockets[0].getsockname()[1]
+@asynccontextmanager
+async def serving(handler: Handler) -> AsyncIterator[str]:
+    server = await asyncio.start_server(handler, "127.0.0.1", 0)
     try:
-        async with upstream_client(httpx.Limits(max_connections=2)) as client:
-            transport = client._transport_for_url(httpx.URL(f"http://127.0.0.1:{port}/"))
-            assert isinstance(transport, httpx.AsyncHTTPTransport)
-            assert isinstance(transport._pool._network_backend, HeadWithBodyBackend)
-            for n in range(2):  # the second on the kept-alive connection
-                body = json.dumps({"n": n, "text": "x" * 20_000}).encode()
-                response = await client.post(f"http://127.0.0.1:{port}/v1/x", content=body)
-                assert response.status_code == 200 and response.text == "ok"
-                assert seen[-1].endswith(body)
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
     finally:
         server.close()
         await server.wait_closed()
 
 
-@pytest.mark.parametrize("info", ["is_readable", "server_addr"])
-def test_connection_details_come_from_the_connection(info: str) -> None:
-    class Details(Wire):
-        def get_extra_info(self, name: str) -> Any:
-            return f"{name} of the wire"
+async def read_request(reader: asyncio.StreamReader) -> bytes | None:
+    try:
+        head = await reader.readuntil(b"\r\n\r\n")
+    except asyncio.IncompleteReadError:
+        return None
+    length = int(head.lower().split(b"content-length: ")[1].split(b"\r\n")[0])
+    return head + await reader.readexactly(length)
 
-    assert HeadWithBody(Details()).get_extra_info(info) == f"{info} of the wire"
+
+def post(url: str, body: bytes, timeout: float = 5.0) -> httpx.Request:
+    """A request as LLMClient builds one: its own headers, in order, and a byte stream."""
+    host = url.removeprefix("http://").encode()
+    headers = [
+        (b"Host", host),
+        (b"accept", b"application/json"),
+        (b"user-agent", b"AsyncOpenAI/Python test"),
+        (b"authorization", b"Bearer test-not-a-key"),
+        (b"Content-Length", str(len(body)).encode()),
+    ]
+    return httpx.Request(
+        "POST",
+        f"{url}/v1/chat/completions",
+        headers=headers,
+        stream=httpx.ByteStream(body),
+        extensions={"timeout": httpx.Timeout(timeout).as_dict()},
+    )
+
+
+async def send(url: str, body: bytes = b"{}", wait_s: float = 5.0) -> httpx.Response:
+    async with upstream_client(LIMITS) as client:
+        transport = client._transport_for_url(httpx.URL(url))
+        response = await transport.handle_async_request(post(url, body, wait_s))
+        await response.aread()
+        return response
+
+
+async def test_the_request_goes_out_as_built_and_the_connection_is_kept() -> None:
+    seen: list[bytes] = []
+    connections = 0
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        while (request := await read_request(reader)) is not None:
+            seen.append(request)
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n")
+            writer.write(b'content-length: 11\r\nx-request-id: r1\r\n\r\n{"ok":true}')
+            await writer.drain()
+        writer.close()
+
+    async with serving(serve) as url, upstream_client(LIMITS) as client:
+        transport = client._transport_for_url(httpx.URL(url))
+        for n in range(2):  # the second on the kept-alive connection
+            body = json.dumps({"n": n, "text": "x" * 20_000}).encode()
+            response = await transport.handle_async_request(post(url, body))
+            await response.aread()
+            assert response.status_code == 200 and response.json() == {"ok": True}
+            assert response.headers["x-request-id"] == "r1"
+            head, _, sent = seen[-1].partition(b"\r\n\r\n")
+            assert sent == body
+            lines = head.split(b"\r\n")
+            assert lines[0] == b"POST /v1/chat/completions HTTP/1.1"
+            # Exactly the headers the LLM client gave, none added by aiohttp (its own user
+            # agent, accept or content type would change what the provider sees).
+            names = sorted(line.split(b":")[0].lower() for line in lines[1:])
+            assert names == [
+                b"accept",
+                b"authorization",
+                b"content-length",
+                b"host",
+                b"user-agent",
+            ]
+            assert b"user-agent: AsyncOpenAI/Python test" in lines
+    assert connections == 1
+
+
+async def test_a_compressed_answer_is_decoded_by_httpx() -> None:
+    import gzip
+
+    packed = gzip.compress(b'{"ok":true}')
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-encoding: gzip\r\n")
+        writer.write(b"content-length: %d\r\n\r\n" % len(packed) + packed)
+        await writer.drain()
+        writer.close()
+
+    async with serving(serve) as url:
+        assert (await send(url)).json() == {"ok": True}
+
+
+async def test_an_answer_not_read_to_the_end_closes_its_connection() -> None:
+    """A reader that stops at a size cap: the rest of that answer must not be read as the next
+    answer on a reused connection."""
+    connections = 0
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        while await read_request(reader) is not None:
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 200000\r\n\r\n" + b"a" * 200_000)
+            await writer.drain()
+        writer.close()
+
+    async with serving(serve) as url, upstream_client(LIMITS) as client:
+        transport = client._transport_for_url(httpx.URL(url))
+        for _ in range(2):
+            response = await transport.handle_async_request(post(url, b"{}"))
+            async for _chunk in response.aiter_bytes():
+                break
+            await response.aclose()
+    assert connections == 2
+
+
+async def drop(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await read_request(reader)
+    writer.close()
+
+
+async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await read_request(reader)
+    writer.write(b"this is not HTTP at all\r\n\r\n")
+    await writer.drain()
+    writer.close()
+
+
+async def cut_short(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await read_request(reader)
+    writer.write(b'HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{"partial":')
+    await writer.drain()
+    writer.close()
+
+
+async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await read_request(reader)
+    await asyncio.sleep(5)
+
+
+@pytest.mark.parametrize(
+    ("handler", "error"),
+    [
+        (drop, httpx.RemoteProtocolError),
+        (garbage, httpx.RemoteProtocolError),
+        (cut_short, httpx.ReadError),
+        (silent, httpx.ReadTimeout),
+    ],
+    ids=["closed-before-answering", "not-http", "body-cut-short", "no-answer-in-time"],
+)
+async def test_each_failure_is_an_httpx_error(handler: Handler, error: type[Exception]) -> None:
+    async with serving(handler) as url:
+        with pytest.raises(error):
+            await send(url, wait_s=0.3)
+
+
+async def test_nobody_listening_is_a_connect_error() -> None:
+    async with serving(drop) as url:
+        pass  # the port is free again
+    with pytest.raises(httpx.ConnectError):
+        await send(url)
+
+
+@pytest.mark.parametrize("bypassed", [False, True], ids=["proxied", "no-proxy"])
+async def test_a_proxy_from_the_environment_carries_the_call(
+    monkeypatch: pytest.MonkeyPatch, bypassed: bool
+) -> None:
+    seen: list[bytes] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if (request := await read_request(reader)) is not None:
+            seen.append(request)
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+            await writer.drain()
+        writer.close()
+
+    async with serving(proxy) as proxy_url:
+        monkeypatch.setenv("HTTP_PROXY", proxy_url)
+        monkeypatch.setenv("NO_PROXY", "llm.invalid" if bypassed else "")
+        if bypassed:
+            with pytest.raises(httpx.ConnectError):  # straight to a host that does not exist
+                await send("http://llm.invalid")
+            assert seen == []
+        else:
+            assert (await send("http://llm.invalid")).text == "ok"
+            assert seen[0].startswith(b"POST http://llm.invalid/v1/chat/completions HTTP/1.1")
