@@ -150,7 +150,14 @@ async def in_process(url: str, rounds: int) -> dict[str, float]:
     prompt = registry.get()
     raw = json.dumps({"article": {"text": ARTICLE}}).encode()
     request = SummaryRequest.model_validate_json(raw)
-    async with httpx.AsyncClient() as http:
+    try:  # the service's own upstream client, as `serve` builds it (older trees: httpx's)
+        from service.upstream import upstream_client
+
+        limits = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
+        made = upstream_client(limits)
+    except ImportError:
+        made = httpx.AsyncClient()
+    async with made as http:
         # Older trees built LLMClient from an SDK client, newer ones from the httpx client.
         wants_http = "http" in inspect.signature(LLMClient).parameters
         client = http if wants_http else llm_module.build_openai_client(settings, http)
