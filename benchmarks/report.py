@@ -207,9 +207,9 @@ work that makes the brief what it is (every claim grounded in the article and at
 and numbers checked), {after["text_steps"] + after["server"]:.2f} ms together here. What (b) pays
 that (a) no longer does: the SDK's per-call request machinery and typed response parsing, which
 (a) skips by sending the body's bytes with the SDK's headers straight to the httpx client's
-transport; and a second send per call, as (a)'s transport sends a request's head and body in one
-write (service/upstream.py) where httpx sends them apart. The rest of the httpx stack (httpcore,
-h11, anyio) is most of the call in both."""
+transport; and httpx's own HTTP/1.1 stack (httpcore, h11 and anyio, Python all of it), where
+(a)'s transport is aiohttp's C parser and asyncio streams under httpx's interface
+(service/upstream.py), which sends a request's head and body in one write."""
 
 
 def store_added(st: dict[str, Any], state: str, rows: str, key: str = "p50_ms") -> list[float]:
@@ -566,7 +566,8 @@ and (c). Each cell starts with 3 untimed warm-up calls.
   the body as orjson bytes straight to the SDK's httpx client's transport, so neither the SDK's
   per-call type-driven transformation of the parameters nor its request building runs, nor the
   client's auth, redirect and cookie layers; a 4xx/5xx still becomes the SDK's error class. The
-  transport sends a request's head and body in one write. Each claim is grounded once; a short
+  transport under the httpx client is aiohttp's (a C HTTP parser on asyncio streams, about a
+  third of httpcore's CPU a call), and it sends a request's head and body in one write. Each claim is grounded once; a short
   article's text steps run on the event loop while no other LLM call is in flight, otherwise (and
   for long ones) in a worker thread; the response goes out as the model's JSON, validated once.
   The schema's text in the prompt is built once per client ((b) does the same); a call's first
