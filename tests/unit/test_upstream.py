@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 import pytest
+import trustme
 
 from service.upstream import upstream_client
 
@@ -39,7 +42,7 @@ async def read_request(reader: asyncio.StreamReader) -> bytes | None:
 
 def post(url: str, body: bytes, timeout: float = 5.0) -> httpx.Request:
     """A request as LLMClient builds one: its own headers, in order, and a byte stream."""
-    host = url.removeprefix("http://").encode()
+    host = url.split("://", 1)[1].encode()
     headers = [
         (b"Host", host),
         (b"accept", b"application/json"),
@@ -213,3 +216,36 @@ async def test_a_proxy_from_the_environment_carries_the_call(
         else:
             assert (await send("http://llm.invalid")).text == "ok"
             assert seen[0].startswith(b"POST http://llm.invalid/v1/chat/completions HTTP/1.1")
+
+
+@pytest.mark.parametrize("trusted", [True, False], ids=["ca-trusted", "ca-unknown"])
+async def test_tls_checks_the_server_against_the_ca_bundle(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, trusted: bool
+) -> None:
+    """The providers are all https: a certificate from a trusted CA (here via SSL_CERT_FILE, as
+    httpx reads it) is accepted, one from any other CA refused."""
+    authority = trustme.CA()
+    served = authority.issue_cert("127.0.0.1")
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    served.configure_cert(server_context)
+    bundle = tmp_path / "ca.pem"
+    (authority if trusted else trustme.CA()).cert_pem.write_to_path(str(bundle))
+    monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if await read_request(reader) is not None:
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=server_context)
+    url = f"https://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    try:
+        if trusted:
+            assert (await send(url)).text == "ok"
+        else:
+            with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+                await send(url)
+    finally:
+        server.close()
+        await server.wait_closed()
