@@ -129,6 +129,7 @@ def test_a_link_the_article_only_mentions_in_part_is_removed() -> None:
 
 PIECES = ["http://", "https://a.b/c", "www.", "www.x", "a.com", "x.io/p", "[t](u)", "![i](j)"]
 PIECES += ["<a href='h'>", "</a>", "<http://x>", "//h.t", "[", "]", ":", ".", " ", "\n", "1.4"]
+PIECES += ["X.IO/p", "9.Ab/", "1.2.org", "£1.4bn", "e.g."]
 
 
 @given(st.lists(st.one_of(st.sampled_from(PIECES), st.text(max_size=4)), max_size=25))
