@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal, NamedTuple
 
+from service.grounding import by_first_letter
+
 Status = Literal["verified", "unverified", "contradicted"]
 
 _UPPER = "A-ZÀ-ÖØ-ÞĀĂĄĆĈĊČĎĐĒĔĖĘĚĜĞĠĢĤĦĨĪĬĮİĲĴĶĹĻĽĿŁŃŅŇŊŌŎŐŒŔŖŘŚŜŞŠŢŤŦŨŪŬŮŰŲŴŶŸŹŻŽА-Я"
@@ -85,22 +87,8 @@ _SPEECH_OBJECT = re.compile(r"\s*(?:[,:.]|that\b|$)")
 _PRO_DROP = frozenset(_SPEECH_VERBS[_SPEECH_VERBS.index("dijo") : _SPEECH_VERBS.index("sagte")])
 
 
-def _verbs(words: list[str]) -> re.Pattern[str]:
-    """One alternation per first letter, each starting with that letter: re then skips fast.
-
-    The word's start is checked by the caller (_starts_word): a lookbehind here doubles the cost.
-    """
-    rests: dict[str, list[str]] = {}
-    for word in words:
-        rests.setdefault(word[0], []).append(word[1:])
-    alternatives = [
-        f"{first}(?:{'|'.join(sorted(rest, key=len, reverse=True))})"
-        for first, rest in rests.items()
-    ]
-    return re.compile(rf"(?:{'|'.join(alternatives)})(?![\w’'])")
-
-
-_VERB = _verbs(_SPEECH_VERBS)
+# The word's start is checked by the caller (_starts_word): a lookbehind here doubles the cost.
+_VERB = re.compile(rf"(?:{by_first_letter(_SPEECH_VERBS)})(?![\w’'])")
 # Cues whose subject always follows: "according to X", "según X", "laut X", "…", so X.
 _ACCORDING = re.compile(
     r"[AaSsLl](?:(?<=[Aa])ccording to|(?<=[Ss])egún|(?<=[Ll])aut|(?<=s)o(?= [A-ZÄÖÜ]))(?![\w’'])"
