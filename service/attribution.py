@@ -99,10 +99,15 @@ _PARTICLE = r"(?:von der|van der|van den|de la|de los|del|de|van|von|bin|al|y)[ 
 _NAME_RUN = re.compile(
     rf"[{_UPPER}](?<![\w’'\-].)[\w’'\-]*+\.?(?:[ \t]+(?:{_PARTICLE})?{_CAP}){{0,5}}"
 )
-_QUOTE_MARKS = re.compile("[“”„«»‹›‘’‚\"″']|\n[^\\S\n]*+\n")
-# Split in two: one alternation of both would cost re its fast skip to the first character.
+# One class, so re skips fast to the next mark; a newline is a mark for the paragraph breaks.
+_QUOTE_MARKS = re.compile("[“”„«»‹›‘’‚\"″'\n]")
 _PARAGRAPH_BREAK = re.compile(r"\n[^\S\n]*+\n")
-_SENTENCE_END = re.compile(rf"(?<![.!?…])[.!?…]++[”\"’″»)\]]*+(?=\s++[“\"‘″«„(\[]?[{_UPPER}0-9])")
+# Opens with the class, so re skips fast to the next [.!?…] (~4x faster than behind a lookbehind
+# that no mark precedes it). The lookbehind after it, which sees that mark and the one before,
+# keeps a run of marks from being tried again from each of its marks: linear on "......".
+_SENTENCE_END = re.compile(
+    rf"[.!?…](?<![.!?…][.!?…])[.!?…]*+[”\"’″»)\]]*+(?=\s++[“\"‘″«„(\[]?[{_UPPER}0-9])"
+)
 # What may stand between a subject and its verb: an appositive ("Ana Marsh, who drafted it,").
 _SUBJECT_GAP = re.compile(
     r"(?:\s+(?:of|at|from|for|von|de)\s+(?:the\s+)?[^\s,]+(?:\s+[^\s,]+){0,3}?)?"
@@ -225,7 +230,8 @@ def quotations(text: str) -> list[Quote]:
     for m in _QUOTE_MARKS.finditer(text):
         c, i = m.group(), m.start()
         if c[0] == "\n":
-            stack.clear()  # a quote never runs on past its paragraph unclosed
+            if _PARAGRAPH_BREAK.match(text, i):
+                stack.clear()  # a quote never runs on past its paragraph unclosed
             continue
         after = text[i + 1] if i + 1 < n else " "
         if c in "’'" and after.isalnum():
