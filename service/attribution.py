@@ -87,12 +87,13 @@ _SPEECH_OBJECT = re.compile(r"\s*(?:[,:.]|that\b|$)")
 _PRO_DROP = frozenset(_SPEECH_VERBS[_SPEECH_VERBS.index("dijo") : _SPEECH_VERBS.index("sagte")])
 
 
-# The word's start is checked by the caller (_starts_word): a lookbehind here doubles the cost.
-_VERB = re.compile(rf"(?:{by_first_letter(_SPEECH_VERBS)})(?![\w’'])")
 # Cues whose subject always follows: "according to X", "según X", "laut X", "…", so X.
-_ACCORDING = re.compile(
-    r"[AaSsLl](?:(?<=[Aa])ccording to|(?<=[Ss])egún|(?<=[Ll])aut|(?<=s)o(?= [A-ZÄÖÜ]))(?![\w’'])"
-)
+_ACCORDING = frozenset("according to|According to|según|Según|laut|Laut|so".split("|"))
+# Speech verbs and those cues in one pass, each alternative opening with its letter so re skips
+# fast to where one can start. The word's start is checked by the caller (_starts_word): a
+# lookbehind here doubles the cost.
+_CUE_WORDS = by_first_letter([*_SPEECH_VERBS, *sorted(_ACCORDING - {"so"})])
+_CUE_WORD = re.compile(rf"(?:{_CUE_WORDS}|so(?= [A-ZÄÖÜ]))(?![\w’'])")
 _CAP = rf"[{_UPPER}][\w’'\-]*+\.?"
 # "Ana de la Cruz", "Jan van der Berg"; a bare "der" is German's article, not part of a name.
 _PARTICLE = r"(?:von der|van der|van den|de la|de los|del|de|van|von|bin|al|y)[ \t]+"
@@ -424,10 +425,7 @@ class Article:
     # --- cues --------------------------------------------------------------------------------
 
     def _read_cues(self, masked: str) -> None:
-        found = [(m.start(), m.end(), False) for m in _VERB.finditer(masked)]
-        found += [(m.start(), m.end(), True) for m in _ACCORDING.finditer(masked)]
-        found = [f for f in found if _starts_word(masked, f[0])]
-        for start, end, according in sorted(found)[:_MAX_CUES]:
+        for start, end, according in _cue_words(masked)[:_MAX_CUES]:
             sentence = self.sentence_at(start)
             if masked[start:end] in _NOT_ALWAYS_SPEECH and not self._speech(masked, end, sentence):
                 continue
@@ -635,6 +633,17 @@ class Article:
                 return True
             k += 1
         return False
+
+
+def _cue_words(masked: str) -> list[tuple[int, int, bool]]:
+    """Where each speech verb or "according to" cue starts and ends, and which of the two it is.
+
+    A verb and such a cue never open at one place nor overlap, so one expression finds both."""
+    return [
+        (m.start(), m.end(), m.group() in _ACCORDING)
+        for m in _CUE_WORD.finditer(masked)
+        if _starts_word(masked, m.start())
+    ]
 
 
 def _starts_word(text: str, at: int) -> bool:

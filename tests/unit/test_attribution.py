@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from service import attribution
 from service.attribution import analyse, quotations, sentences
-from service.grounding import locate
+from service.grounding import by_first_letter, locate
 
 HOLT = "Lena Holt chairs the leisure committee. "
 MARSHES = "Senator Ana Marsh backed the bill. Her brother, Councillor Tom Marsh, spoke against it. "
@@ -575,3 +575,23 @@ def test_quotations_are_those_the_plain_expression_finds(text: str) -> None:
     with patch.object(attribution, "_QUOTE_MARKS", PLAIN_QUOTE_MARKS):
         plain = quotations(text)
     assert quotations(text) == plain
+
+
+PLAIN_VERB = re.compile(rf"(?:{by_first_letter(attribution._SPEECH_VERBS)})(?![\w’'])")
+PLAIN_ACCORDING = re.compile(
+    r"[AaSsLl](?:(?<=[Aa])ccording to|(?<=[Ss])egún|(?<=[Ll])aut|(?<=s)o(?= [A-ZÄÖÜ]))(?![\w’'])"
+)
+CUE_PARTS = [*attribution._SPEECH_VERBS[::7], "according to", "According", " to", "so", " So"]
+CUE_PARTS += ["según", "Laut", "laut", "x", "’", "'", "_", " ", "\n", ",", "Ana", "Ö", "1"]
+
+
+@given(st.lists(st.sampled_from(CUE_PARTS), max_size=30))
+@example(["x", "according to", " ", "told", " so", " Ana said"])
+@settings(max_examples=3 * settings.default.max_examples, deadline=None, derandomize=True)
+def test_cue_words_are_those_the_two_plain_expressions_find(parts: list[str]) -> None:
+    text = "".join(parts)
+    plain = [(m.start(), m.end(), False) for m in PLAIN_VERB.finditer(text)]
+    plain += [(m.start(), m.end(), True) for m in PLAIN_ACCORDING.finditer(text)]
+    assert attribution._cue_words(text) == sorted(
+        f for f in plain if attribution._starts_word(text, f[0])
+    )
