@@ -309,21 +309,22 @@ def _digit_tokens(text: str) -> _Tokens:
     that far), and articles are mostly such words: tokenising them all cost ~0.15 ms more on a
     1,300-character article. Each search starts where a token ends, so it finds the token
     _all_tokens finds there."""
-    out = _Tokens([], [], [], [])
+    tokens, lowered, starts, ends = out = _Tokens([], [], [], [])
     at = 0
     while (first := _DIGIT_TOKEN.search(text, at)) is not None:
-        left, token = _READ_AHEAD, _TOKEN.search(text, first.start())
-        while token is not None and left:
+        left = _READ_AHEAD
+        for token in _TOKEN.finditer(text, first.start()):  # each where the one before ends
             word = token.group()
-            left = _READ_AHEAD if word[0].isdecimal() else left - 1
-            out.tokens.append(word)
-            out.lowered.append(word.casefold())
-            out.starts.append(token.start())
-            out.ends.append(token.end())
+            tokens.append(word)
+            lowered.append(word.casefold())
             at = token.end()
-            token = _TOKEN.search(text, at)
-        if token is None:
-            break
+            starts.append(token.start())
+            ends.append(at)
+            left = _READ_AHEAD if word[0].isdecimal() else left - 1
+            if not left:
+                break
+        else:
+            break  # the text's last token read
     return out
 
 

@@ -314,6 +314,9 @@ class Grounded:
     drop: WarningCode | None = None
 
 
+_RANK = {"verified": 0, "unverified": 1, "contradicted": 2}  # the best of a passage's places
+
+
 def ground(claim: LLMClaim, article: str) -> Grounded:
     """Locate a claim's evidence and check its attribution, preferring the holder's occurrence."""
     spans = locate_all(claim.evidence, article)
@@ -329,9 +332,8 @@ def ground(claim: LLMClaim, article: str) -> Grounded:
         )
         return Grounded(None, None, problem, "claim_dropped_ungrounded")
     direct = claim.attribution == Attribution.DIRECT_QUOTE
-    rank = {"verified": 0, "unverified": 1, "contradicted": 2}
     checks = [read.check(s.start, s.end, claim.holder, claim.holder_role, direct) for s in spans]
-    best = min(range(len(spans)), key=lambda i: rank[checks[i].status])
+    best = min(range(len(spans)), key=lambda i: _RANK[checks[i].status]) if len(spans) > 1 else 0
     span, check = spans[best], checks[best]
     cue = None
     if check.cue:
