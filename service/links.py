@@ -19,6 +19,7 @@ it in place, and both kinds have had superlinear cases on unclosed brackets and 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
@@ -71,6 +72,12 @@ _MARK = re.compile(r"[!\[\]<:/]|www\.|\.[a-zA-Z]")
 class Removed:
     kind: Literal["link", "image"]
     text: str  # as the model wrote it: for the log, never for the client
+
+
+def may_hold_links(texts: Iterable[str]) -> bool:
+    """False when strip_foreign_links would leave every one of these texts as it is: one look
+    over them all, joined by newlines (no mark spans one)."""
+    return _MARK.search("\n".join(texts)) is not None
 
 
 def strip_foreign_links(text: str, article: str) -> tuple[str, list[Removed]]:

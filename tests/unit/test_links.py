@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from service import links
@@ -142,3 +142,11 @@ def test_text_the_quick_look_passes_over_holds_no_link(parts: list[str]) -> None
     text = "".join(parts)
     if links._LINKS.search(text):
         assert links._MARK.search(text), text
+
+
+@given(st.lists(st.lists(st.one_of(st.sampled_from(PIECES), st.text(max_size=3))).map("".join)))
+@example(["a.", "b"])  # a mark that two texts would make if run together
+@example(["ww", "w."])
+@settings(max_examples=3 * settings.default.max_examples, derandomize=True, database=None)
+def test_one_look_over_many_texts_sees_what_a_look_at_each_sees(texts: list[str]) -> None:
+    assert links.may_hold_links(texts) == any(links._MARK.search(t) for t in texts)
