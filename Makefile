@@ -107,9 +107,10 @@ bench-attribution: $(BIN)/.dev
 	$(BIN)/python benchmarks/attribution.py
 
 # Reviewing an answer (links, grounding, attribution, numbers, response) per stage, for BEFORE's
-# code and this checkout, side by side (no server).
+# code and this checkout, side by side (no server). BEFORE given: a commit from 5766c98 on, where
+# the review has these stages; not given: 5766c98.
 bench-review: $(BIN)/.dev
-	$(BIN)/python benchmarks/review.py --before $(BEFORE)
+	$(BIN)/python benchmarks/review.py $(if $(filter command line,$(origin BEFORE)),--before $(BEFORE))
 
 bench-full: $(BIN)/.bench $(BENCH_ENV)/.ok wrk-installed postgres-installed
 	$(BIN)/python benchmarks/run.py
