@@ -9,7 +9,7 @@ HOST ?=
 PORT ?=
 CODE := service newsbrief_dev tests benchmarks
 
-.PHONY: run dev check fast-tests test lint typecheck unit eval deploy-check redis-installed postgres-installed lock bench bench-full bench-scale bench-breakdown bench-store bench-llm-call bench-attribution bench-http wrk-installed container-check clean
+.PHONY: run dev check fast-tests test lint typecheck unit eval deploy-check redis-installed postgres-installed lock bench bench-full bench-scale bench-breakdown bench-store bench-llm-call bench-attribution bench-review bench-http wrk-installed container-check clean
 
 $(BIN)/.runtime: requirements/runtime.lock pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -105,6 +105,12 @@ bench-llm-call: $(BIN)/.dev
 # The attribution checker's cost per 5,000-character article, beside grounding's (no server).
 bench-attribution: $(BIN)/.dev
 	$(BIN)/python benchmarks/attribution.py
+
+# Reviewing an answer (links, grounding, attribution, numbers, response) per stage, for BEFORE's
+# code and this checkout, side by side (no server). BEFORE given: a commit from 5766c98 on, where
+# the review has these stages; not given: 5766c98.
+bench-review: $(BIN)/.dev
+	$(BIN)/python benchmarks/review.py $(if $(filter command line,$(origin BEFORE)),--before $(BEFORE))
 
 bench-full: $(BIN)/.bench $(BENCH_ENV)/.ok wrk-installed postgres-installed
 	$(BIN)/python benchmarks/run.py

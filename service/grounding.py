@@ -246,13 +246,38 @@ class _Figure(NamedTuple):  # a tuple: hostile text has tens of thousands of the
 _SPLIT = re.compile(f"({_TOKEN.pattern})")  # text → gap, token, gap, token, …, gap
 _NUMBER_WORDS = frozenset(_UNITS) | frozenset(_SCALES)
 _DIGIT = re.compile(r"\d")  # Unicode Nd, as str.isdecimal() and _TOKEN's \d
-_SCALE_WORD = re.compile("|".join(map(re.escape, _SCALES)))  # anywhere: a superset is safe
+
+
+def by_first_letter(words: list[str]) -> str:
+    """An alternation of words as one branch per first letter, each opening with that letter:
+    re skips fast to a position where one can start, and tries there only that letter's words."""
+    rests: dict[str, list[str]] = {}
+    for word in words:
+        rests.setdefault(word[0], []).append(re.escape(word[1:]))
+    return "|".join(
+        f"{first}(?:{'|'.join(sorted(rest, key=len, reverse=True))})"
+        for first, rest in rests.items()
+    )
+
+
+# Found anywhere, as a part of a word too: a superset is safe. "mil" stands for "million" and
+# the other words it opens, which makes the alternation short (one pass over a line is ~2.5 x
+# faster than over every scale word in turn).
+_SCALE_WORD = re.compile(
+    by_first_letter([w for w in _SCALES if not any(w.startswith(v) and w != v for v in _SCALES)])
+)
 
 
 def _may_state_figure(text: str) -> bool:
     """False when text (NFKC) holds no figure a summary can state: without number words on
     their own, that needs a digit or a scale word, and most summary lines have neither."""
-    return _DIGIT.search(text) is not None or _SCALE_WORD.search(text.casefold()) is not None
+    return _DIGIT.search(text) is not None or _scales(text)
+
+
+def _scales(text: str) -> bool:
+    """Whether text (NFKC) may hold a scale word; when not, only a digit can open a figure that
+    a summary states ("drei Millionen" needs its scale word)."""
+    return _SCALE_WORD.search(text.casefold()) is not None
 
 
 class _Tokens(NamedTuple):
@@ -284,21 +309,22 @@ def _digit_tokens(text: str) -> _Tokens:
     that far), and articles are mostly such words: tokenising them all cost ~0.15 ms more on a
     1,300-character article. Each search starts where a token ends, so it finds the token
     _all_tokens finds there."""
-    out = _Tokens([], [], [], [])
+    tokens, lowered, starts, ends = out = _Tokens([], [], [], [])
     at = 0
     while (first := _DIGIT_TOKEN.search(text, at)) is not None:
-        left, token = _READ_AHEAD, _TOKEN.search(text, first.start())
-        while token is not None and left:
+        left = _READ_AHEAD
+        for token in _TOKEN.finditer(text, first.start()):  # each where the one before ends
             word = token.group()
-            left = _READ_AHEAD if word[0].isdecimal() else left - 1
-            out.tokens.append(word)
-            out.lowered.append(word.casefold())
-            out.starts.append(token.start())
-            out.ends.append(token.end())
+            tokens.append(word)
+            lowered.append(word.casefold())
             at = token.end()
-            token = _TOKEN.search(text, at)
-        if token is None:
-            break
+            starts.append(token.start())
+            ends.append(at)
+            left = _READ_AHEAD if word[0].isdecimal() else left - 1
+            if not left:
+                break
+        else:
+            break  # the text's last token read
     return out
 
 
@@ -308,8 +334,15 @@ def _figures(text: str, *, words: bool, digits_only: bool = False) -> list[_Figu
     digits_only: just the figures that start with a digit, the same as the full reading finds
     (a figure never reads a digit token after its first, so no other figure takes them)."""
     text = unicodedata.normalize("NFKC", text)
-    if not words and not _may_state_figure(text):
-        return []  # tokenising every word costs more than these two scans (~30 us a line)
+    if not words and not _scales(text):
+        if _DIGIT.search(text) is None:
+            return []  # tokenising every word costs more than these two scans (~30 us a line)
+        digits_only = True  # the tokens digit figures read, not every word
+    return _read_figures(text, words=words, digits_only=digits_only)
+
+
+def _read_figures(text: str, *, words: bool, digits_only: bool) -> list[_Figure]:
+    """_figures of NFKC text, with no look first at whether it can hold any."""
     tokens, lowered, starts, ends = _digit_tokens(text) if digits_only else _all_tokens(text)
     n = len(tokens)
     out: list[_Figure] = []

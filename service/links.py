@@ -19,6 +19,7 @@ it in place, and both kinds have had superlinear cases on unclosed brackets and 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
@@ -61,9 +62,10 @@ _URL_ATTRIBUTES = frozenset(
 )
 _IMAGE_TAGS = frozenset("img image picture source video audio svg track".split())
 _TRAILING = ".,;:!?"  # sentence punctuation after a bare URL is not part of it
-# Every form _LINKS finds holds one of these; text with none (most of a brief's fields) is left as
-# it is without running the whole expression over it.
-_MARK = re.compile(r"[!\[\]<:/]|www\.|\.[\w\-]")
+# Every form _LINKS finds holds one of these (a bare host ends in a dot and a letter: its top-level
+# domain); text with none (most of a brief's fields, "£1.4 million" too) is left as it is without
+# running the whole expression over it.
+_MARK = re.compile(r"[!\[\]<:/]|www\.|\.[a-zA-Z]")
 
 
 @dataclass(frozen=True)
@@ -72,11 +74,18 @@ class Removed:
     text: str  # as the model wrote it: for the log, never for the client
 
 
+def may_hold_links(texts: Iterable[str]) -> bool:
+    """False when strip_foreign_links would leave every one of these texts as it is: one look
+    over them all, joined by newlines (no mark spans one)."""
+    return _MARK.search("\n".join(texts)) is not None
+
+
 def strip_foreign_links(text: str, article: str) -> tuple[str, list[Removed]]:
     """Text without images, and without links the article does not itself contain."""
     if not _MARK.search(text):
         return text, []
-    known = _links_in(article)
+    # The article's links are read only for a match that needs them: most marks (a colon, a
+    # slash) start no link at all.
     removed: list[Removed] = []
     unlinked: set[str] = set()  # a removed <a …> leaves its text; its </a> goes too
 
@@ -89,19 +98,19 @@ def strip_foreign_links(text: str, article: str) -> tuple[str, list[Removed]]:
             tag = tag.lower()
             if tag[1:] in unlinked:
                 return ""
-            if all(value in known for value in _url_attributes(m.group("attrs"))):
+            if all(value in _links_in(article) for value in _url_attributes(m.group("attrs"))):
                 return whole
             unlinked.add(tag)
             removed.append(Removed("image" if tag in _IMAGE_TAGS else "link", whole))
             return ""
         if m.group("text") is not None or _is_target(m):
             target = next((t for g in _TARGETS if (t := m.group(g)) is not None), None)
-            if target is None or target.strip("<>") in known:
+            if target is None or target.strip("<>") in _links_in(article):
                 return whole
             removed.append(Removed("link", whole))
             return "[link removed]" if m.group("autolink") is not None else m.group("text") or ""
         url = whole.rstrip(_TRAILING)  # a bare URL
-        if url in known:
+        if url in _links_in(article):
             return whole
         removed.append(Removed("link", url))
         return "[link removed]" + whole[len(url) :]

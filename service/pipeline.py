@@ -27,7 +27,7 @@ from service.errors import (
 )
 from service.grounding import Span, locate_all, sha256_text, unsupported_numbers
 from service.ids import new_id
-from service.links import Removed, strip_foreign_links
+from service.links import Removed, may_hold_links, strip_foreign_links
 from service.llm import CallStats, LLMClient, Reply
 from service.prompts import Prompt, PromptRegistry
 from service.providers import ChatRequest
@@ -314,6 +314,9 @@ class Grounded:
     drop: WarningCode | None = None
 
 
+_RANK = {"verified": 0, "unverified": 1, "contradicted": 2}  # the best of a passage's places
+
+
 def ground(claim: LLMClaim, article: str) -> Grounded:
     """Locate a claim's evidence and check its attribution, preferring the holder's occurrence."""
     spans = locate_all(claim.evidence, article)
@@ -329,9 +332,8 @@ def ground(claim: LLMClaim, article: str) -> Grounded:
         )
         return Grounded(None, None, problem, "claim_dropped_ungrounded")
     direct = claim.attribution == Attribution.DIRECT_QUOTE
-    rank = {"verified": 0, "unverified": 1, "contradicted": 2}
     checks = [read.check(s.start, s.end, claim.holder, claim.holder_role, direct) for s in spans]
-    best = min(range(len(spans)), key=lambda i: rank[checks[i].status])
+    best = min(range(len(spans)), key=lambda i: _RANK[checks[i].status]) if len(spans) > 1 else 0
     span, check = spans[best], checks[best]
     cue = None
     if check.cue:
@@ -448,6 +450,11 @@ def _respond(
 
 def _without_foreign_links(output: LLMOutput, article: str) -> tuple[LLMOutput, list[Removed]]:
     """The model's free text with links and images the article lacks taken out, and what went."""
+    s = output.summary
+    texts = [s.headline, s.lede, *s.bullets]
+    texts += [t for c in output.claims for t in (c.holder, c.holder_role or "", c.target, c.claim)]
+    if all(c.holder_role != "" for c in output.claims) and not may_hold_links(texts):
+        return output, []  # the usual answer: no link to take out, nothing to rebuild
     removed: list[Removed] = []
 
     def clean(text: str) -> str:
@@ -455,7 +462,6 @@ def _without_foreign_links(output: LLMOutput, article: str) -> tuple[LLMOutput, 
         removed.extend(gone)
         return kept
 
-    s = output.summary
     headline, lede, bullets = clean(s.headline), clean(s.lede), [clean(b) for b in s.bullets]
     updates = [
         {
@@ -467,7 +473,7 @@ def _without_foreign_links(output: LLMOutput, article: str) -> tuple[LLMOutput, 
         for c in output.claims
     ]
     if not removed and all(c.holder_role != "" for c in output.claims):
-        return output, removed  # the usual answer: nothing was taken out, nothing to rebuild
+        return output, removed  # marks, but no link the article lacks
     summary = LLMSummary(headline=headline, lede=lede, bullets=bullets)
     claims = [c.model_copy(update=u) for c, u in zip(output.claims, updates, strict=True)]
     return LLMOutput(summary=summary, claims=claims), removed

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
 import time
+from unittest.mock import patch
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
-from service.attribution import analyse, quotations
-from service.grounding import locate
+from service import attribution
+from service.attribution import analyse, quotations, sentences
+from service.grounding import by_first_letter, locate
 
 HOLT = "Lena Holt chairs the leisure committee. "
 MARSHES = "Senator Ana Marsh backed the bill. Her brother, Councillor Tom Marsh, spoke against it. "
@@ -540,3 +545,53 @@ def test_reading_hostile_text_takes_linear_time(unit: str) -> None:
     small, large = cost(8_000), cost(32_000)
     print(f"{unit!r}: {small * 1000:.1f} ms for 8 KB, {large * 1000:.1f} ms for 32 KB")
     assert large / small < 10
+
+
+# --- fast paths, held to the plain ways they replace ------------------------------------------
+
+# The expressions as they were before each was reshaped to let re skip fast to where a match can
+# start: each reshaped one must find exactly what its plain form finds.
+PLAIN_SENTENCE_END = re.compile(
+    rf"(?<![.!?…])[.!?…]++[”\"’″»)\]]*+(?=\s++[“\"‘″«„(\[]?[{attribution._UPPER}0-9])"
+)
+PLAIN_QUOTE_MARKS = re.compile("[“”„«»‹›‘’‚\"″']|\n[^\\S\n]*+\n")
+PUNCTUATED = st.text(alphabet=".!?…”\"’″»)] \n\t“‘«„(['‚‹›Aa0éÄDr-", max_size=80)
+
+
+@given(PUNCTUATED)
+@example("Dr. Ana left... Then?! “Yes.” A\n\nB. C")
+@example("Dr... Ana came. So !. Now")  # a run that opens after an abbreviation or alone
+@settings(max_examples=3 * settings.default.max_examples, deadline=None, derandomize=True)
+def test_sentences_end_where_the_plain_expression_ends_them(text: str) -> None:
+    with patch.object(attribution, "_SENTENCE_END", PLAIN_SENTENCE_END):
+        plain = sentences(text)
+    assert sentences(text) == plain
+
+
+@given(PUNCTUATED)
+@example("“A ‘b’ c.”\n \n\n“d\n\ne” don’t")
+@settings(max_examples=3 * settings.default.max_examples, deadline=None, derandomize=True)
+def test_quotations_are_those_the_plain_expression_finds(text: str) -> None:
+    with patch.object(attribution, "_QUOTE_MARKS", PLAIN_QUOTE_MARKS):
+        plain = quotations(text)
+    assert quotations(text) == plain
+
+
+PLAIN_VERB = re.compile(rf"(?:{by_first_letter(attribution._SPEECH_VERBS)})(?![\w’'])")
+PLAIN_ACCORDING = re.compile(
+    r"[AaSsLl](?:(?<=[Aa])ccording to|(?<=[Ss])egún|(?<=[Ll])aut|(?<=s)o(?= [A-ZÄÖÜ]))(?![\w’'])"
+)
+CUE_PARTS = [*attribution._SPEECH_VERBS[::7], "according to", "According", " to", "so", " So"]
+CUE_PARTS += ["según", "Laut", "laut", "x", "’", "'", "_", " ", "\n", ",", "Ana", "Ö", "1"]
+
+
+@given(st.lists(st.sampled_from(CUE_PARTS), max_size=30))
+@example(["x", "according to", " ", "told", " so", " Ana said"])
+@settings(max_examples=3 * settings.default.max_examples, deadline=None, derandomize=True)
+def test_cue_words_are_those_the_two_plain_expressions_find(parts: list[str]) -> None:
+    text = "".join(parts)
+    plain = [(m.start(), m.end(), False) for m in PLAIN_VERB.finditer(text)]
+    plain += [(m.start(), m.end(), True) for m in PLAIN_ACCORDING.finditer(text)]
+    assert attribution._cue_words(text) == sorted(
+        f for f in plain if attribution._starts_word(text, f[0])
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 import unicodedata
 from collections.abc import Callable
-from unittest.mock import patch
 
 import pytest
 from hypothesis import assume, example, given, settings
@@ -281,12 +280,14 @@ def test_the_number_check_takes_any_unicode_text(summary: str, article: str) -> 
         max_size=20,
     )
 )
-def test_lines_skipped_before_tokenising_hold_no_figure(parts: list[str]) -> None:
-    """A summary line with no digit and no scale word is not tokenised: it must be one in
-    which tokenising finds no figure either (NFKC and case folding included)."""
+def test_lines_read_the_short_way_hold_the_figures_a_full_reading_finds(parts: list[str]) -> None:
+    """A summary line with no digit and no scale word is not tokenised, and one without a scale
+    word only for its digit figures: each must hold just the figures that tokenising every word
+    finds (NFKC and case folding included)."""
     text = "".join(parts)
-    with patch("service.grounding._may_state_figure", return_value=True):
-        every = _figures(text, words=False)
+    every = grounding._read_figures(
+        unicodedata.normalize("NFKC", text), words=False, digits_only=False
+    )
     assert _figures(text, words=False) == every
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from service import links
@@ -129,6 +129,7 @@ def test_a_link_the_article_only_mentions_in_part_is_removed() -> None:
 
 PIECES = ["http://", "https://a.b/c", "www.", "www.x", "a.com", "x.io/p", "[t](u)", "![i](j)"]
 PIECES += ["<a href='h'>", "</a>", "<http://x>", "//h.t", "[", "]", ":", ".", " ", "\n", "1.4"]
+PIECES += ["X.IO/p", "9.Ab/", "1.2.org", "£1.4bn", "e.g."]
 
 
 @given(st.lists(st.one_of(st.sampled_from(PIECES), st.text(max_size=4)), max_size=25))
@@ -141,3 +142,11 @@ def test_text_the_quick_look_passes_over_holds_no_link(parts: list[str]) -> None
     text = "".join(parts)
     if links._LINKS.search(text):
         assert links._MARK.search(text), text
+
+
+@given(st.lists(st.lists(st.one_of(st.sampled_from(PIECES), st.text(max_size=3))).map("".join)))
+@example(["a.", "b"])  # a mark that two texts would make if run together
+@example(["ww", "w."])
+@settings(max_examples=3 * settings.default.max_examples, derandomize=True, database=None)
+def test_one_look_over_many_texts_sees_what_a_look_at_each_sees(texts: list[str]) -> None:
+    assert links.may_hold_links(texts) == any(links._MARK.search(t) for t in texts)
