@@ -213,12 +213,12 @@ write (service/upstream.py) where httpx sends them apart. The rest of the httpx 
 h11, anyio) is most of the call in both."""
 
 
-def store_added(
-    st: dict[str, Any], state: str, rows: str, key: str = "p50_ms", baseline: str = "off"
-) -> list[float]:
-    """Per round: what the store in `state` added to `baseline`, in ms (CPU ms with `key`)."""
-    pairs = zip(st[state][rows], st[baseline][rows], strict=True)
-    return [on[key] - off[key] for on, off in pairs]
+def store_added(st: dict[str, Any], state: str, rows: str, key: str = "p50_ms") -> list[float]:
+    """Per run: what the store in `state` added to the store off, in ms (CPU ms with `key`):
+    against the run of the store off beside it, or else the store off's turn of that round."""
+    runs = st[state][rows]
+    offs = [run["off"] for run in runs] if runs and "off" in runs[0] else st["off"][rows]
+    return [on[key] - off[key] for on, off in zip(runs, offs, strict=True)]
 
 
 def median_ci(values: list[float], resamples: int = 4000) -> tuple[float, float]:
@@ -314,6 +314,7 @@ adds its commit's flush to every confirmed write."""
 BACKENDS = (("SQLite", "path"), ("PostgreSQL", "path_postgresql"))
 
 
+CPU = "cpu_ms_per_request"
 STORE_LOADS = {
     "p50_20": "20 in flight, 500 ms upstream",
     "p50_20_spread": "20 in flight, 500 ms ± {spread:.0%} upstream",
@@ -329,13 +330,19 @@ def store_section(st: dict[str, Any], cores: str) -> str:
     }
 
     def row(rows: str, state: str) -> str:
-        p50 = ", ".join(f"{r['p50_ms']:.2f}" for r in st[state][rows])
-        cpu = ", ".join(f"{r['cpu_ms_per_request']:.2f}" for r in st[state][rows])
-        return f"| {loads[rows]} | {STORE_LABELS[state]} | {p50} | {cpu} |"
+        def runs(key: str) -> str:
+            return ", ".join(
+                f"{r[key]:.2f}" + (f" ({r['off'][key]:.2f})" if "off" in r else "")
+                for r in st[state][rows]
+            )
+
+        return f"| {loads[rows]} | {STORE_LABELS[state]} | {runs('p50_ms')} | {runs(CPU)} |"
 
     if "fire_and_forget" not in st:
         return "Not measured since the default became confirmed writes: run `make bench-store`."
-    table = "\n".join(row(rows, state) for rows in loads for state in STORE_LABELS if state in st)
+    table = "\n".join(
+        row(rows, state) for rows in loads for state in STORE_LABELS if st.get(state, {}).get(rows)
+    )
     against = [state for state in STORE_LABELS if state != "off" and state in st]
     differences = "\n".join(
         f"| {loads[rows]} | {STORE_LABELS[state]} | {difference(st, state, rows)} |"
@@ -343,7 +350,7 @@ def store_section(st: dict[str, Any], cores: str) -> str:
         for state in against
     ) + "".join(
         f"\n| {loads['one']}, CPU per request | {STORE_LABELS[state]} | "
-        f"{difference(st, state, 'one', 'cpu_ms_per_request')} |"
+        f"{difference(st, state, 'one', CPU)} |"
         for state in against
     )
     path = store_path_text(st) if "path" in st else ""

@@ -109,52 +109,73 @@ def wrk(
     the service keeps per article text for one request's claims is not reused by the next. With
     `upstream` (seconds, spread) the fake's latency is set before the warm-up and again before
     the measured run, so each run draws the spread's sequence from its start."""
+    return wrk_beside([s], seconds, concurrency, vary=vary, upstream=upstream)[0]
+
+
+def wrk_beside(
+    stacks: list[dict[str, Any]],
+    seconds: float,
+    concurrency: int,
+    *,
+    vary: bool = True,
+    upstream: tuple[float, float] | None = None,
+) -> list[dict[str, Any]]:
+    """`wrk` on several stacks at once, each with a wrk of its own: whatever else the machine
+    does falls on each alike, moment by moment."""
     body = ROOT / "build" / "bench-body.json"
     body.parent.mkdir(parents=True, exist_ok=True)
     article = (ROOT / "tests/fixtures/articles/ferry-levy.txt").read_text(encoding="utf-8")
     body.write_text(json.dumps({"article": {"text": article}}))
 
-    def run_wrk(connections: int, duration: str) -> str:
+    def run_wrk(connections: int, duration: str) -> list[str]:
         threads = f"-t{min(2, connections)}"
         script = str(ROOT / "benchmarks/post.lua")
-        return subprocess.run(
-            [
-                "wrk",
-                threads,
-                f"-c{connections}",
-                f"-d{duration}",
-                "--timeout",
-                "120s",
-                "-s",
-                script,
-                s["api"] + "/v1/summaries",
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=900,
-            env=os.environ | {"BODY_FILE": str(body), "VARY_ARTICLE": "1" if vary else "0"},
-        ).stdout
+        env = os.environ | {"BODY_FILE": str(body), "VARY_ARTICLE": "1" if vary else "0"}
+        args = ["wrk", threads, f"-c{connections}", f"-d{duration}", "--timeout", "120s"]
+        running = [
+            subprocess.Popen(
+                [*args, "-s", script, s["api"] + "/v1/summaries"],
+                stdout=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+            for s in stacks
+        ]
+        outs = [proc.communicate(timeout=900)[0] for proc in running]
+        for proc in running:
+            if proc.returncode:
+                raise subprocess.CalledProcessError(proc.returncode, proc.args)
+        return outs
 
-    if upstream is not None:
-        set_latency(s["fake"], *upstream)
+    def restart_upstream() -> None:
+        for s in stacks:
+            if upstream is not None:
+                set_latency(s["fake"], *upstream)
+
+    restart_upstream()
     run_wrk(1, "1s")  # warm-up
-    settle(s)  # wrk leaves its last warm-up request in flight; it must not count as measured CPU
-    if upstream is not None:
-        set_latency(s["fake"], *upstream)
-    before = cpu_seconds(s["api_pid"])
-    stdout = run_wrk(concurrency, f"{seconds:.0f}s")
-    cpu = cpu_seconds(s["api_pid"]) - before
-    result: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
-    done = max(1, result["completed"] - result["errors"])
-    return result | {
-        "kind": "http",
-        "concurrency": concurrency,
-        "requests": result["completed"],
-        "throughput_rps": done / result["duration_s"],
-        "cpu_s": cpu,
-        "cpu_ms_per_request": cpu * 1000 / done,
-    }
+    for s in stacks:
+        settle(s)  # wrk leaves its last warm-up request in flight: it must not count as measured
+    restart_upstream()
+    before = [cpu_seconds(s["api_pid"]) for s in stacks]
+    stdouts = run_wrk(concurrency, f"{seconds:.0f}s")
+    results = []
+    for s, stdout, cpu0 in zip(stacks, stdouts, before, strict=True):
+        cpu = cpu_seconds(s["api_pid"]) - cpu0
+        result: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
+        done = max(1, result["completed"] - result["errors"])
+        results.append(
+            result
+            | {
+                "kind": "http",
+                "concurrency": concurrency,
+                "requests": result["completed"],
+                "throughput_rps": done / result["duration_s"],
+                "cpu_s": cpu,
+                "cpu_ms_per_request": cpu * 1000 / done,
+            }
+        )
+    return results
 
 
 def drive(kind: str, s: dict[str, Any], total: int, concurrency: int) -> dict[str, Any]:
@@ -299,7 +320,7 @@ STORE_STATES = {
     "fire_and_forget": {"store": "on", "store_confirm_s": "0"},  # out once it is queued
     "off_again": {"store": "off"},  # A/A: a second stack like "off", the method's own noise
 }
-SPREAD = 0.2  # the spread row's upstream: 500 ms ± 20 % (newsbrief_dev/fake_llm.py)
+SPREAD = 0.4  # the spread row's upstream: 500 ms, out to ± 40 % (newsbrief_dev/fake_llm.py)
 # The store rows: name → (upstream seconds, spread, requests in flight). At 20 in flight with a
 # fixed 500 ms the connections move in lock-step waves and a turn's p50 depends on how the wave
 # lines up (the row is kept to show it); the spread row desynchronises them.
@@ -321,13 +342,15 @@ def store_cost(
 ) -> dict[str, Any]:
     """Issue 13's rows: the same service with the store off, on (SQLite, the default: each answer
     waits for its commit), on fire-and-forget (STORE_CONFIRM_S=0) and off again (the A/A
-    control), all running side by side (each with its own fake LLM and data directory) and
-    measured in turns, `rounds` times, the order rotating each round, so load that comes and goes
-    on a shared machine falls on all alike: p50 at 20 in flight with 500 ms upstream, fixed and
-    spread, and p50 and CPU per request at 1 in flight with 0 ms upstream, where a write's cost
-    shows most. Each turn restarts the spread's sequence (wrk), so every stack draws the same
-    latencies. Beside them the route's own cost in one process (benchmarks/store_path.py) on
-    SQLite and PostgreSQL."""
+    control), all running (each with its own fake LLM and data directory), `rounds` times, the
+    order rotating each round. At 20 in flight (500 ms upstream, fixed and spread) each is
+    measured at the same time as a run of the store off beside it, and compared with that run:
+    a turn's p50 there moves with whatever else the machine does, by more than the difference
+    sought, and side by side it moves both alike. At 1 in flight with 0 ms upstream, where a
+    write's cost shows most and a stack keeps a core busy, each runs alone, in turns, compared
+    with the store off's turn of that round. Each run restarts the spread's sequence (wrk), so
+    every stack draws the same latencies. Beside them the route's own cost in one process
+    (benchmarks/store_path.py) on SQLite and PostgreSQL."""
     import asyncio
     import tempfile
     from contextlib import ExitStack
@@ -340,6 +363,7 @@ def store_cost(
         "seconds_20": seconds_20,  # the 20-in-flight turns: their p50 moves most from run to run
         "spread": SPREAD,
         "side_by_side": True,
+        "beside_off": [row for row in rows if STORE_ROWS[row][2] > 1],
     }
     out["load_before"] = os.getloadavg()[0]
     if in_process:
@@ -359,14 +383,25 @@ def store_cost(
             for i in range(rounds):
                 order = states[i % len(states) :] + states[: i % len(states)]
                 for state in order:
-                    upstream = (latency, spread)
-                    out[state][row].append(wrk(stacks[state], turn, in_flight, upstream=upstream))
+                    if row not in out["beside_off"]:
+                        out[state][row].append(
+                            wrk(stacks[state], turn, in_flight, upstream=(latency, spread))
+                        )
+                    elif state != "off":
+                        off, run = wrk_beside(
+                            [stacks["off"], stacks[state]],
+                            turn,
+                            in_flight,
+                            upstream=(latency, spread),
+                        )
+                        out[state][row].append(run | {"off": off})
                 log(
                     f"  store {row} round {i + 1}: "
                     + ", ".join(
-                        f"{state} p50 {out[state][row][-1]['p50_ms']:.2f} ms "
-                        f"CPU {out[state][row][-1]['cpu_ms_per_request']:.2f} ms"
+                        f"{state} p50 {r['p50_ms']:.2f} ms CPU {r['cpu_ms_per_request']:.2f} ms"
+                        + (f" (off beside: {r['off']['p50_ms']:.2f} ms)" if "off" in r else "")
                         for state in states
+                        if (r := out[state][row][-1] if out[state][row] else None)
                     )
                 )
     out["load_after"] = os.getloadavg()[0]

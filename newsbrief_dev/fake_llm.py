@@ -64,14 +64,17 @@ class FakeState:
     arrivals: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
 
     def next_latency(self) -> float:
-        """The k-th request since the latency was set waits latency_s × (1 + spread × (2·u − 1)),
-        u = frac(k·φ). A real provider's latencies vary, so concurrent clients drift apart
-        instead of moving in lock-step waves; this sequence varies them without chance: its first
-        n values fill [0, 1) about as evenly as n points can (a low-discrepancy sequence), so two
-        runs of about the same length draw about the same latencies, with median latency_s, in a
-        scrambled order. A benchmark compares two services with it, not two draws of luck."""
+        """The k-th request since the latency was set waits latency_s × (1 + spread × v³), where
+        v = 2·frac(k·φ) − 1. A real provider's latencies vary, so concurrent clients drift apart
+        instead of moving in lock-step waves; this varies them without chance. The v's first n
+        values fill [−1, 1) about as evenly as n points can (a low-discrepancy sequence), so
+        two runs of about the same length draw about the same latencies, in a scrambled order,
+        with median latency_s. Cubed, most answers come near the median and a few far out to
+        ±spread, as a provider's do; and a run's median then barely moves with which requests
+        its end cuts off, where evenly spread latencies would move it by a gap for each one
+        (benchmarks/run.py's spread row measures the median)."""
         k, self.paced = self.paced, self.paced + 1
-        return self.latency_s * (1 + self.spread * (2 * (k * GOLDEN % 1.0) - 1))
+        return self.latency_s * (1 + self.spread * (2 * (k * GOLDEN % 1.0) - 1) ** 3)
 
     def next_fault(self, article: str) -> dict[str, Any]:
         for marker, queue in self.scripted.items():

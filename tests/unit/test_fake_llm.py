@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import statistics
 
 from fastapi.testclient import TestClient
@@ -20,14 +21,16 @@ def test_no_spread_is_the_fixed_latency() -> None:
 
 def test_spread_fills_the_range_evenly_with_the_median_at_the_latency() -> None:
     for n in (101, 400, 999):
-        waits = sorted(draws(FakeState(latency_s=0.5, spread=0.2), n))
-        assert waits[0] >= 0.4 and waits[-1] < 0.6
-        # Even at every length: no gap wider than a few times the mean one (0.2 s / n), and the
-        # median within a gap of the latency, as n uniform random draws would not be (their
-        # median's SD alone is 0.2 / (2 √n) s: 5 ms at 400).
-        gaps = [b - a for a, b in itertools.pairwise(waits)]
-        assert max(gaps) < 3 * 0.2 / n
-        assert abs(statistics.median(waits) - 0.5) < 2 * 0.2 / n
+        waits = sorted(draws(FakeState(latency_s=0.5, spread=0.4), n))
+        assert waits[0] >= 0.3 and waits[-1] < 0.7
+        # Undone, the cube gives back v: evenly spread at every length, no gap wider than a few
+        # times the mean one (2 / n), as n random draws would not be.
+        vs = [math.copysign(abs((w / 0.5 - 1) / 0.4) ** (1 / 3), w - 0.5) for w in waits]
+        assert max(b - a for a, b in itertools.pairwise(vs)) < 3 * 2 / n
+        # The median within a hair of the latency: near it the cube packs the latencies closely.
+        assert abs(statistics.median(waits) - 0.5) < 1e-4
+        # ... and they do spread out: a quarter of them at least 25 ms from it.
+        assert sum(abs(w - 0.5) >= 0.025 for w in waits) >= n / 4
 
 
 def test_two_runs_of_nearly_the_same_length_draw_nearly_the_same_latencies() -> None:
