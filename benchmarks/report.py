@@ -359,20 +359,30 @@ def store_section(st: dict[str, Any], cores: str) -> str:
 
 Why two rows at 20 in flight. With a fixed 500 ms upstream every answer takes exactly as long,
 so the 20 connections move in lock-step waves: they reach the service together, queue for its
-CPU together, and a turn's p50 depends on where in that queue its median request happened to
-fall, which shifts by whole requests' worth of CPU from one turn to the next. That row's A/A
-difference (two identical stacks, store off) has an SD of many milliseconds, so it cannot show a
-1 ms difference in any number of rounds this run can afford; it stays to show exactly that. Real
-upstreams do not answer in lock-step. In the spread row the fake LLM's k-th request of a turn
-waits 500 ms × (1 + {st["spread"]:.2f} × (2·frac(k·φ) − 1)) (newsbrief_dev/fake_llm.py): a
-low-discrepancy sequence, so the connections drift apart as with a real provider while every
-stack draws the same, evenly spread latencies with the same median, the sequence restarted at
-each turn and at its warm-up. Chance then plays no part in the upstream's share of the p50, and
-what the stacks do differently is what moves it: the A/A row measures what is left."""
+CPU together, and a run's p50 depends on where in that queue its median request happened to
+fall, which shifts by whole requests' worth of CPU from one run to the next: see that row's A/A
+control (two identical stacks, the store off in both), whose SD shows how far apart two runs of
+the same thing land. It stays to show that it cannot resolve a millisecond. Real upstreams do not
+answer in lock-step. In the spread row the fake LLM's k-th request of a run waits
+500 ms × (1 + {st["spread"]:.2f} × v³), v = 2·frac(k·φ) − 1 (newsbrief_dev/fake_llm.py): a
+low-discrepancy sequence, restarted at each run and at its warm-up, so every stack draws the same
+latencies, most near 500 ms and a few out to ±{st["spread"]:.0%}, and the connections drift
+apart as with a real provider. Cubed, a run's median barely moves with which requests its end
+cuts off (evenly spread latencies would move it by a gap for each). And at 20 in flight each
+stack runs at the same moment as a run of the store off, each with a wrk of its own, and is
+compared with that run: what else the machine does then falls on both alike, where in turns it
+moved a run's p50 by more than the millisecond sought. The A/A control's interval is what the
+method can resolve here."""
         if "p50_20_spread" in loads
         else ""
     )
-    if st.get("side_by_side"):
+    if st.get("beside_off"):
+        how = f"""each with its own fake LLM and data directory, {st["repeats"]} rounds
+({st.get("repeats_fixed", st["repeats"])} at a fixed 500 ms), the order rotating each round. At 20
+in flight each runs for {st["seconds_20"]:.0f} s beside a run of the store off, and the table gives
+that run's figure in brackets; at 1 in flight each runs alone for {st["seconds"]:.0f} s a turn,
+against the store off's turn of that round"""
+    elif st.get("side_by_side"):
         how = f"""running side by side (each with its own fake LLM and data directory) and measured
 in turns, {st["repeats"]} rounds with the order rotating each round, so load that comes and goes
 on the machine falls on all alike; wrk drives each for {st["seconds"]:.0f} s a turn
@@ -688,7 +698,7 @@ make bench        # short run, a few minutes: writes build/bench/
 make bench-full   # the full grid (about 15 minutes): rewrites this file and its plot
 make bench-scale  # only the hot-path and workers rows (about 4 minutes), into this file
 make bench-breakdown  # where the CPU goes, before and after (about 4 minutes), into this file
-make bench-store  # only the store on/off rows (about 10 minutes), into this file
+make bench-store  # only the store rows (about 25 minutes), into this file
 ```
 
 Both install the plotting and instructor environments from hash-pinned locks
