@@ -354,6 +354,11 @@ def store_section(st: dict[str, Any], cores: str) -> str:
         for state in against
     )
     path = store_path_text(st) if "path" in st else ""
+
+    def added(state: str, rows: str) -> str:
+        return f"{statistics.median(store_added(st, state, rows)):+.2f}"
+
+    spread_rows = "p50_20_spread" if "p50_20_spread" in loads else "p50_20"
     spread = (
         f"""
 
@@ -409,7 +414,12 @@ interval of that median, and the rounds' SD (the p50 unless it says CPU):
 
 Writes that arrive together are batched into one transaction. By default every answer that was
 not kept says `not_stored` and its `Location` can be read at once; fire-and-forget saves the wait
-and gives up both.{spread}{path}"""
+and gives up both. Fire-and-forget's answer does not wait for its write, so what it adds is the
+store's work alone (the rows built and the SQLite calls on the event loop, which every request
+behind them waits for; the write thread's upkeep beside it): at 20 in flight {added("fire_and_forget", spread_rows)}
+ms against the default's {added("on", spread_rows)} ms. `benchmarks/store_path.py --parts` takes
+one write apart: the time of each step, and the pages each commit adds to the WAL, by table or
+index.{spread}{path}"""
 
 
 def targets(res: dict[str, Any]) -> list[tuple[str, str, bool]]:
