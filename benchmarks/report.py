@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import statistics
 from pathlib import Path
 from typing import Any
@@ -213,19 +214,41 @@ transport; and httpx's own HTTP/1.1 stack (httpcore, h11 and anyio, Python all o
 
 
 def store_added(st: dict[str, Any], state: str, rows: str, key: str = "p50_ms") -> list[float]:
-    """Per repeat: what the store in `state` added to the store off, in ms (CPU ms with `key`)."""
-    return [on[key] - off[key] for on, off in zip(st[state][rows], st["off"][rows], strict=True)]
+    """Per run: what the store in `state` added to the store off, in ms (CPU ms with `key`):
+    against the run of the store off beside it, or else the store off's turn of that round."""
+    runs = st[state][rows]
+    offs = [run["off"] for run in runs] if runs and "off" in runs[0] else st["off"][rows]
+    return [on[key] - off[key] for on, off in zip(runs, offs, strict=True)]
+
+
+def median_ci(values: list[float], resamples: int = 4000) -> tuple[float, float]:
+    """A 95 % bootstrap interval of the median (percentile method, a fixed seed: rerunning the
+    report on the same results gives the same interval)."""
+    pick = random.Random(13)
+    medians = sorted(
+        statistics.median(pick.choices(values, k=len(values))) for _ in range(resamples)
+    )
+    return medians[int(0.025 * resamples)], medians[int(0.975 * resamples) - 1]
+
+
+def difference(st: dict[str, Any], state: str, rows: str, key: str = "p50_ms") -> str:
+    """`state` − off per round: the median, its interval and the rounds' SD, in ms."""
+    added = store_added(st, state, rows, key)
+    low, high = median_ci(added)
+    sd = statistics.stdev(added) if len(added) > 1 else float("nan")
+    return f"{statistics.median(added):+.2f} ms (95 % CI {low:+.2f} to {high:+.2f}; SD {sd:.2f})"
 
 
 def store_target(st: dict[str, Any]) -> tuple[str, str, bool]:
-    added = store_added(st, "on", "p50_20")
-    pairs = zip(st["on"]["p50_20"], st["off"]["p50_20"], strict=True)
-    ratios = [on["p50_ms"] / off["p50_ms"] for on, off in pairs]
+    rows = "p50_20_spread" if "p50_20_spread" in st["off"] else "p50_20"
+    upstream = f"500 ms ± {st['spread']:.0%}" if rows == "p50_20_spread" else "500 ms"
+    control = (
+        f"; A/A (off against off) {difference(st, 'off_again', rows)}" if "off_again" in st else ""
+    )
     return (
-        "the store (default set-up) adds ≤ 1 ms at p50, 20 in flight, 500 ms upstream",
-        f"on − off: median {statistics.median(added):+.2f} ms "
-        f"(runs: {', '.join(f'{a:+.2f}' for a in added)}); on/off {_spread(ratios)}",
-        statistics.median(added) <= 1.0,
+        f"the store (default set-up) adds ≤ 1 ms at p50, 20 in flight, {upstream} upstream",
+        f"on − off: median {difference(st, 'on', rows)}{control}",
+        statistics.median(store_added(st, "on", rows)) <= 1.0,
     )
 
 
@@ -233,6 +256,7 @@ STORE_LABELS = {
     "off": "off",
     "on": "on (default: each answer waits for its commit)",
     "fire_and_forget": "on, `STORE_CONFIRM_S=0` (fire-and-forget)",
+    "off_again": "off, a second stack (A/A control)",
 }
 PATH_MODES = {
     "off": "off",
@@ -290,54 +314,112 @@ adds its commit's flush to every confirmed write."""
 BACKENDS = (("SQLite", "path"), ("PostgreSQL", "path_postgresql"))
 
 
+CPU = "cpu_ms_per_request"
+STORE_LOADS = {
+    "p50_20": "20 in flight, 500 ms upstream",
+    "p50_20_spread": "20 in flight, 500 ms ± {spread:.0%} upstream",
+    "one": "1 in flight, 0 ms",
+}
+
+
 def store_section(st: dict[str, Any], cores: str) -> str:
-    def row(load: str, state: str, rows: str) -> str:
-        p50 = ", ".join(f"{r['p50_ms']:.2f}" for r in st[state][rows])
-        cpu = ", ".join(f"{r['cpu_ms_per_request']:.2f}" for r in st[state][rows])
-        return f"| {load} | {STORE_LABELS[state]} | {p50} | {cpu} |"
+    loads = {
+        rows: label.format(spread=st.get("spread", 0.0))
+        for rows, label in STORE_LOADS.items()
+        if rows in st.get("off", {})
+    }
+
+    def row(rows: str, state: str) -> str:
+        def runs(key: str) -> str:
+            return ", ".join(
+                f"{r[key]:.2f}" + (f" ({r['off'][key]:.2f})" if "off" in r else "")
+                for r in st[state][rows]
+            )
+
+        return f"| {loads[rows]} | {STORE_LABELS[state]} | {runs('p50_ms')} | {runs(CPU)} |"
 
     if "fire_and_forget" not in st:
         return "Not measured since the default became confirmed writes: run `make bench-store`."
     table = "\n".join(
-        row(load, state, rows)
-        for load, rows in (
-            ("20 in flight, 500 ms upstream", "p50_20"),
-            ("1 in flight, 0 ms", "one"),
-        )
-        for state in STORE_LABELS
-        if state in st
+        row(rows, state) for rows in loads for state in STORE_LABELS if st.get(state, {}).get(rows)
     )
-
+    against = [state for state in STORE_LABELS if state != "off" and state in st]
+    differences = "\n".join(
+        f"| {loads[rows]} | {STORE_LABELS[state]} | {difference(st, state, rows)} |"
+        for rows in loads
+        for state in against
+    ) + "".join(
+        f"\n| {loads['one']}, CPU per request | {STORE_LABELS[state]} | "
+        f"{difference(st, state, 'one', CPU)} |"
+        for state in against
+    )
     path = store_path_text(st) if "path" in st else ""
 
-    def added(state: str, rows: str, key: str = "p50_ms") -> str:
-        return f"{statistics.median(store_added(st, state, rows, key)):+.2f}"
+    def added(state: str, rows: str) -> str:
+        return f"{statistics.median(store_added(st, state, rows)):+.2f}"
 
-    if st.get("side_by_side"):
+    spread_rows = "p50_20_spread" if "p50_20_spread" in loads else "p50_20"
+    spread = (
+        f"""
+
+Why two rows at 20 in flight. With a fixed 500 ms upstream every answer takes exactly as long,
+so the 20 connections move in lock-step waves: they reach the service together, queue for its
+CPU together, and a run's p50 depends on where in that queue its median request happened to
+fall, which shifts by whole requests' worth of CPU from one run to the next: see that row's A/A
+control (two identical stacks, the store off in both), whose SD shows how far apart two runs of
+the same thing land. It stays to show that it cannot resolve a millisecond. Real upstreams do not
+answer in lock-step. In the spread row the fake LLM's k-th request of a run waits
+500 ms × (1 + {st["spread"]:.2f} × v³), v = 2·frac(k·φ) − 1 (newsbrief_dev/fake_llm.py): a
+low-discrepancy sequence, restarted at each run and at its warm-up, so every stack draws the same
+latencies, most near 500 ms and a few out to ±{st["spread"]:.0%}, and the connections drift
+apart as with a real provider. Cubed, a run's median barely moves with which requests its end
+cuts off (evenly spread latencies would move it by a gap for each). And at 20 in flight each
+stack runs at the same moment as a run of the store off, each with a wrk of its own, and is
+compared with that run: what else the machine does then falls on both alike, where in turns it
+moved a run's p50 by more than the millisecond sought. The A/A control's interval is what the
+method can resolve here."""
+        if "p50_20_spread" in loads
+        else ""
+    )
+    if st.get("beside_off"):
+        how = f"""each with its own fake LLM and data directory, {st["repeats"]} rounds
+({st.get("repeats_fixed", st["repeats"])} at a fixed 500 ms), the order rotating each round. At 20
+in flight each runs for {st["seconds_20"]:.0f} s beside a run of the store off, and the table gives
+that run's figure in brackets; at 1 in flight each runs alone for {st["seconds"]:.0f} s a turn,
+against the store off's turn of that round"""
+    elif st.get("side_by_side"):
         how = f"""running side by side (each with its own fake LLM and data directory) and measured
 in turns, {st["repeats"]} rounds with the order rotating each round, so load that comes and goes
-on the machine falls on all three alike; wrk drives each for {st["seconds"]:.0f} s a turn
+on the machine falls on all alike; wrk drives each for {st["seconds"]:.0f} s a turn
 ({st.get("seconds_20", st["seconds"]):.0f} s at 20 in flight)"""
     else:
         how = f"""started in turns, {st["repeats"]} times each, in one run; wrk drives it for
 10 s a run"""
+    control = " and off once more (the A/A control)" if "off_again" in st else ""
     return f"""The same service with the store off, on (SQLite in a temporary data directory, the
-default set-up, where each answer waits for its row to be committed) and on fire-and-forget
-(`STORE_CONFIRM_S=0`), {how}. The 1-minute load average was {st["load_before"]:.1f} before and
-{st["load_after"]:.1f} after, on {cores} cores.
+default set-up, where each answer waits for its row to be committed), on fire-and-forget
+(`STORE_CONFIRM_S=0`){control}, {how}. The 1-minute load average was {st["load_before"]:.1f}
+before and {st["load_after"]:.1f} after, on {cores} cores.
 
-| load | store | p50 ms per run | CPU ms/req per run |
+| load | store | p50 ms per round | CPU ms/req per round |
 | --- | --- | --- | --- |
 {table}
 
-Medians of on − off: at 20 in flight and 500 ms upstream, {added("on", "p50_20")} ms at p50
-by default and {added("fire_and_forget", "p50_20")} ms fire-and-forget; at 1 in flight with an
-instant upstream, where nothing hides a write, {added("on", "one")} ms and
-{added("fire_and_forget", "one")} ms, with {added("on", "one", "cpu_ms_per_request")} ms and
-{added("fire_and_forget", "one", "cpu_ms_per_request")} ms of CPU per request for the write
-(batched into one transaction when answers arrive together). By default every answer that was not
-kept says `not_stored` and its `Location` can be read at once; fire-and-forget saves the wait
-and gives up both.{path}"""
+What each adds to the store off, per round: the median over the rounds, a 95 % bootstrap
+interval of that median, and the rounds' SD (the p50 unless it says CPU):
+
+| load | store | − off |
+| --- | --- | --- |
+{differences}
+
+Writes that arrive together are batched into one transaction. By default every answer that was
+not kept says `not_stored` and its `Location` can be read at once; fire-and-forget saves the wait
+and gives up both. Fire-and-forget's answer does not wait for its write, so what it adds is the
+store's work alone (the rows built and the SQLite calls on the event loop, which every request
+behind them waits for; the write thread's upkeep beside it): at 20 in flight
+{added("fire_and_forget", spread_rows)} ms against the default's {added("on", spread_rows)} ms.
+`benchmarks/store_path.py --parts` takes one write apart: the time of each step, and the pages
+each commit adds to the WAL, by table or index.{spread}{path}"""
 
 
 def targets(res: dict[str, Any]) -> list[tuple[str, str, bool]]:
@@ -628,7 +710,7 @@ make bench        # short run, a few minutes: writes build/bench/
 make bench-full   # the full grid (about 15 minutes): rewrites this file and its plot
 make bench-scale  # only the hot-path and workers rows (about 4 minutes), into this file
 make bench-breakdown  # where the CPU goes, before and after (about 4 minutes), into this file
-make bench-store  # only the store on/off rows (about 10 minutes), into this file
+make bench-store  # only the store rows (about 25 minutes), into this file
 ```
 
 Both install the plotting and instructor environments from hash-pinned locks

@@ -90,58 +90,92 @@ def settle(s: dict[str, Any]) -> None:
     time.sleep(0.5)
 
 
-def set_latency(fake: str, seconds: float) -> None:
-    httpx.post(f"{fake}/_fake/latency", json={"seconds": seconds}).raise_for_status()
+def set_latency(fake: str, seconds: float, spread: float = 0.0) -> None:
+    """The fake's latency (restarting its spread's sequence: fake_llm.FakeState.next_latency)."""
+    asked = {"seconds": seconds, "spread": spread}
+    httpx.post(f"{fake}/_fake/latency", json=asked).raise_for_status()
 
 
 def wrk(
-    s: dict[str, Any], seconds: float, concurrency: int, *, vary: bool = True
+    s: dict[str, Any],
+    seconds: float,
+    concurrency: int,
+    *,
+    vary: bool = True,
+    upstream: tuple[float, float] | None = None,
 ) -> dict[str, Any]:
     """(a): wrk, a C load generator, drives the service over HTTP without starving it of CPU.
     With `vary` each request's article ends in a line of its own (benchmarks/post.lua), so what
-    the service keeps per article text for one request's claims is not reused by the next."""
+    the service keeps per article text for one request's claims is not reused by the next. With
+    `upstream` (seconds, spread) the fake's latency is set before the warm-up and again before
+    the measured run, so each run draws the spread's sequence from its start."""
+    return wrk_beside([s], seconds, concurrency, vary=vary, upstream=upstream)[0]
+
+
+def wrk_beside(
+    stacks: list[dict[str, Any]],
+    seconds: float,
+    concurrency: int,
+    *,
+    vary: bool = True,
+    upstream: tuple[float, float] | None = None,
+) -> list[dict[str, Any]]:
+    """`wrk` on several stacks at once, each with a wrk of its own: whatever else the machine
+    does falls on each alike, moment by moment."""
     body = ROOT / "build" / "bench-body.json"
     body.parent.mkdir(parents=True, exist_ok=True)
     article = (ROOT / "tests/fixtures/articles/ferry-levy.txt").read_text(encoding="utf-8")
     body.write_text(json.dumps({"article": {"text": article}}))
 
-    def run_wrk(connections: int, duration: str) -> str:
+    def run_wrk(connections: int, duration: str) -> list[str]:
         threads = f"-t{min(2, connections)}"
         script = str(ROOT / "benchmarks/post.lua")
-        return subprocess.run(
-            [
-                "wrk",
-                threads,
-                f"-c{connections}",
-                f"-d{duration}",
-                "--timeout",
-                "120s",
-                "-s",
-                script,
-                s["api"] + "/v1/summaries",
-            ],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=900,
-            env=os.environ | {"BODY_FILE": str(body), "VARY_ARTICLE": "1" if vary else "0"},
-        ).stdout
+        env = os.environ | {"BODY_FILE": str(body), "VARY_ARTICLE": "1" if vary else "0"}
+        args = ["wrk", threads, f"-c{connections}", f"-d{duration}", "--timeout", "120s"]
+        running = [
+            subprocess.Popen(
+                [*args, "-s", script, s["api"] + "/v1/summaries"],
+                stdout=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+            for s in stacks
+        ]
+        outs = [proc.communicate(timeout=900)[0] for proc in running]
+        for proc in running:
+            if proc.returncode:
+                raise subprocess.CalledProcessError(proc.returncode, proc.args)
+        return outs
 
+    def restart_upstream() -> None:
+        for s in stacks:
+            if upstream is not None:
+                set_latency(s["fake"], *upstream)
+
+    restart_upstream()
     run_wrk(1, "1s")  # warm-up
-    settle(s)  # wrk leaves its last warm-up request in flight; it must not count as measured CPU
-    before = cpu_seconds(s["api_pid"])
-    stdout = run_wrk(concurrency, f"{seconds:.0f}s")
-    cpu = cpu_seconds(s["api_pid"]) - before
-    result: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
-    done = max(1, result["completed"] - result["errors"])
-    return result | {
-        "kind": "http",
-        "concurrency": concurrency,
-        "requests": result["completed"],
-        "throughput_rps": done / result["duration_s"],
-        "cpu_s": cpu,
-        "cpu_ms_per_request": cpu * 1000 / done,
-    }
+    for s in stacks:
+        settle(s)  # wrk leaves its last warm-up request in flight: it must not count as measured
+    restart_upstream()
+    before = [cpu_seconds(s["api_pid"]) for s in stacks]
+    stdouts = run_wrk(concurrency, f"{seconds:.0f}s")
+    results = []
+    for s, stdout, cpu0 in zip(stacks, stdouts, before, strict=True):
+        cpu = cpu_seconds(s["api_pid"]) - cpu0
+        result: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
+        done = max(1, result["completed"] - result["errors"])
+        results.append(
+            result
+            | {
+                "kind": "http",
+                "concurrency": concurrency,
+                "requests": result["completed"],
+                "throughput_rps": done / result["duration_s"],
+                "cpu_s": cpu,
+                "cpu_ms_per_request": cpu * 1000 / done,
+            }
+        )
+    return results
 
 
 def drive(kind: str, s: dict[str, Any], total: int, concurrency: int) -> dict[str, Any]:
@@ -284,56 +318,93 @@ STORE_STATES = {
     "off": {"store": "off"},
     "on": {"store": "on"},  # the default: each answer waits for its row to be committed
     "fire_and_forget": {"store": "on", "store_confirm_s": "0"},  # out once it is queued
+    "off_again": {"store": "off"},  # A/A: a second stack like "off", the method's own noise
+}
+SPREAD = 0.4  # the spread row's upstream: 500 ms, out to ± 40 % (newsbrief_dev/fake_llm.py)
+# The store rows: name → (upstream seconds, spread, requests in flight). At 20 in flight with a
+# fixed 500 ms the connections move in lock-step waves and a turn's p50 depends on how the wave
+# lines up (the row is kept to show it); the spread row desynchronises them.
+STORE_ROWS = {
+    "p50_20": (0.5, 0.0, 20),
+    "p50_20_spread": (0.5, SPREAD, 20),
+    "one": (0.0, 0.0, 1),
 }
 
 
 def store_cost(
-    rounds: int, log: Any, seconds: float = 5.0, seconds_20: float = 5.0
+    rounds: int,
+    log: Any,
+    seconds: float = 5.0,
+    seconds_20: float = 5.0,
+    states: tuple[str, ...] = tuple(STORE_STATES),
+    rows: tuple[str, ...] = tuple(STORE_ROWS),
+    in_process: bool = True,
+    rounds_fixed: int | None = None,
 ) -> dict[str, Any]:
-    """Issue 13's row: the same service with the store off, on (SQLite, the default: each answer
-    waits for its commit) and on fire-and-forget (STORE_CONFIRM_S=0), all three running side by
-    side (each with its own fake LLM and data directory) and measured in turns, `rounds` times,
-    the order rotating each round, so load that comes and goes on a shared machine falls on all
-    three alike: p50 at 20 in flight with 500 ms upstream (the hot-path row's load), and p50 and
-    CPU per request at 1 in flight with 0 ms upstream, where a write's cost shows most. Beside
-    them the route's own cost in one process (benchmarks/store_path.py) on SQLite and
-    PostgreSQL."""
+    """Issue 13's rows: the same service with the store off, on (SQLite, the default: each answer
+    waits for its commit), on fire-and-forget (STORE_CONFIRM_S=0) and off again (the A/A
+    control), all running (each with its own fake LLM and data directory), `rounds` times, the
+    order rotating each round. At 20 in flight (500 ms upstream, fixed and spread) each is
+    measured at the same time as a run of the store off beside it, and compared with that run:
+    a turn's p50 there moves with whatever else the machine does, by more than the difference
+    sought, and side by side it moves both alike. At 1 in flight with 0 ms upstream, where a
+    write's cost shows most and a stack keeps a core busy, each runs alone, in turns, compared
+    with the store off's turn of that round. Each run restarts the spread's sequence (wrk), so
+    every stack draws the same latencies. Beside them the route's own cost in one process
+    (benchmarks/store_path.py) on SQLite and PostgreSQL."""
     import asyncio
     import tempfile
     from contextlib import ExitStack
 
     from benchmarks.store_path import measure, measure_postgres
 
+    rounds_fixed = rounds if rounds_fixed is None else rounds_fixed
     out: dict[str, Any] = {
         "repeats": rounds,
+        "repeats_fixed": rounds_fixed,  # the fixed-500 ms row, kept to show it resolves nothing
         "seconds": seconds,
         "seconds_20": seconds_20,  # the 20-in-flight turns: their p50 moves most from run to run
+        "spread": SPREAD,
         "side_by_side": True,
+        "beside_off": [row for row in rows if STORE_ROWS[row][2] > 1],
     }
     out["load_before"] = os.getloadavg()[0]
-    out["path"] = asyncio.run(measure())
-    out["path_postgresql"] = measure_postgres()
-    for state in STORE_STATES:
-        out[state] = {"p50_20": [], "one": []}
+    if in_process:
+        out["path"] = asyncio.run(measure())
+        out["path_postgresql"] = measure_postgres()
+    for state in states:
+        out[state] = {row: [] for row in rows}
     with ExitStack() as running:
         stacks = {}
-        for state, settings in STORE_STATES.items():
+        for state in states:
             data = running.enter_context(tempfile.TemporaryDirectory())
+            settings = STORE_STATES[state]
             stacks[state] = running.enter_context(stack(cache_size="0", data_dir=data, **settings))
-        for rows, latency, in_flight in (("p50_20", 0.5, 20), ("one", 0.0, 1)):
-            for s in stacks.values():
-                set_latency(s["fake"], latency)
-            for i in range(rounds):
-                order = list(STORE_STATES)[i % 3 :] + list(STORE_STATES)[: i % 3]
+        for row in rows:
+            latency, spread, in_flight = STORE_ROWS[row]
+            turn = seconds if in_flight == 1 else seconds_20
+            for i in range(rounds_fixed if row == "p50_20" else rounds):
+                order = states[i % len(states) :] + states[: i % len(states)]
                 for state in order:
-                    turn = seconds_20 if rows == "p50_20" else seconds
-                    out[state][rows].append(wrk(stacks[state], turn, in_flight))
+                    if row not in out["beside_off"]:
+                        out[state][row].append(
+                            wrk(stacks[state], turn, in_flight, upstream=(latency, spread))
+                        )
+                    elif state != "off":
+                        off, run = wrk_beside(
+                            [stacks["off"], stacks[state]],
+                            turn,
+                            in_flight,
+                            upstream=(latency, spread),
+                        )
+                        out[state][row].append(run | {"off": off})
                 log(
-                    f"  store {rows} round {i + 1}: "
+                    f"  store {row} round {i + 1}: "
                     + ", ".join(
-                        f"{state} p50 {out[state][rows][-1]['p50_ms']:.2f} ms "
-                        f"CPU {out[state][rows][-1]['cpu_ms_per_request']:.2f} ms"
-                        for state in STORE_STATES
+                        f"{state} p50 {r['p50_ms']:.2f} ms CPU {r['cpu_ms_per_request']:.2f} ms"
+                        + (f" (off beside: {r['off']['p50_ms']:.2f} ms)" if "off" in r else "")
+                        for state in states
+                        if (r := out[state][row][-1] if out[state][row] else None)
                     )
                 )
     out["load_after"] = os.getloadavg()[0]
@@ -414,9 +485,20 @@ def main() -> None:
         action="store_true",
         help="measure only the store on/off rows into docs/benchmarks/results.json",
     )
-    parser.add_argument("--store-rounds", type=int, default=12, help="rounds of the store rows")
+    parser.add_argument("--store-rounds", type=int, default=14, help="rounds of the store rows")
     parser.add_argument(
-        "--store-seconds-20", type=float, default=5.0, help="a turn at 20 in flight, in seconds"
+        "--store-seconds-20", type=float, default=10.0, help="a turn at 20 in flight, in seconds"
+    )
+    parser.add_argument(
+        "--store-rounds-fixed", type=int, default=5, help="rounds of the fixed-500 ms row"
+    )
+    parser.add_argument(
+        "--store-states",
+        default=",".join(STORE_STATES),
+        help="the stacks to compare, e.g. off,off_again for an A/A run alone (into build/bench/)",
+    )
+    parser.add_argument(
+        "--store-rows", default=",".join(STORE_ROWS), help="the store rows to measure"
     )
     args = parser.parse_args()
     out = ROOT / ("build/bench" if args.quick else "docs/benchmarks")
@@ -437,7 +519,29 @@ def main() -> None:
         if args.scale_only:
             saved |= {"scale": scale(3, log), "scale_generated_at": results["generated_at"]}
         else:
-            store = store_cost(args.store_rounds, log, seconds_20=args.store_seconds_20)
+            states = tuple(args.store_states.split(","))
+            store_rows = tuple(args.store_rows.split(","))
+            full = (states, store_rows) == (tuple(STORE_STATES), tuple(STORE_ROWS))
+            store = store_cost(
+                args.store_rounds,
+                log,
+                seconds_20=args.store_seconds_20,
+                states=states,
+                rows=store_rows,
+                in_process=full,
+                rounds_fixed=args.store_rounds_fixed,
+            )
+            if not full:  # a partial run (an A/A check, one row) does not replace the full one
+                from benchmarks.report import difference
+
+                for state in states[1:]:
+                    for row in store_rows:
+                        log(f"  {state} − {states[0]}, {row}: {difference(store, state, row)}")
+                partial = ROOT / "build/bench/store-partial.json"
+                partial.parent.mkdir(parents=True, exist_ok=True)
+                partial.write_text(json.dumps(store, indent=1) + "\n")
+                log(f"wrote {partial}")
+                return
             saved |= {"store": store, "store_generated_at": results["generated_at"]}
         results = saved
         results["machine"] = machine()

@@ -16,6 +16,12 @@ throwaway PostgreSQL server (tests/pg_server.py). Wrk's percentiles on a shared 
 more than the millisecond in question; this isolates it.
 
     .venv/bin/python benchmarks/store_path.py [--postgres]   # JSON; run.py puts it in results
+    .venv/bin/python benchmarks/store_path.py --parts        # where a SQLite write's time goes
+
+--parts takes one answer's write apart, in thread CPU µs (medians): its rows, their statements,
+each of the driver's four calls (BEGIN, the two INSERTs, COMMIT), warm (writes back to back) and
+cold (a brief made between writes, as the service makes one per answer, which leaves the CPU's
+caches to it), and the pages each commit adds to the WAL, by table or index.
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: E402
 
 from service.ids import new_id  # noqa: E402
 from service.pipeline import _extractive_response  # noqa: E402
@@ -84,6 +92,67 @@ async def measure(answers: int = ANSWERS, database_url: str | None = None) -> di
     return out
 
 
+async def parts(answers: int = ANSWERS) -> dict[str, Any]:
+    """Where one answer's SQLite write goes (see the module docstring)."""
+    import sqlite3
+    import struct
+    from collections import Counter
+
+    text = (ROOT / "tests/fixtures/articles/ferry-levy.txt").read_text(encoding="utf-8")
+    request = SummaryRequest.model_validate({"article": {"text": text}})
+    made = _extractive_response(request)
+    body = made.model_dump_json().encode()
+    out: dict[str, Any] = {"answers": answers}
+    with tempfile.TemporaryDirectory() as data:
+        async with open_store(Settings(data_dir=Path(data))) as store:
+            engine = store.write_engine
+            assert not isinstance(engine, AsyncEngine)  # SQLite: a sync engine
+            connection = engine.raw_connection()
+            calls = ("begin", "insert_summaries", "insert_claims", "commit")
+            for case in ("warm", "cold"):
+                took: dict[str, list[float]] = {k: [] for k in ("rows", "statements", *calls)}
+                for i in range(answers):
+                    if case == "cold":
+                        text_i = f"{text} Ref. {i}."
+                        _extractive_response(
+                            SummaryRequest.model_validate({"article": {"text": text_i}})
+                        )
+                    answer = [Answer(request, made.model_copy(update={"id": new_id()}), body, 1)]
+                    started = time.thread_time()
+                    summary_rows, claim_rows = store._rows(answer)
+                    took["rows"].append(time.thread_time() - started)
+                    started = time.thread_time()
+                    batch = [
+                        *store._inserts[0].statements(summary_rows),
+                        *store._inserts[1].statements(claim_rows),
+                    ]
+                    took["statements"].append(time.thread_time() - started)
+                    driver = connection.driver_connection.cursor()  # type: ignore[union-attr]
+                    for call, (sql, params) in zip(
+                        calls, [("BEGIN IMMEDIATE", []), *batch, ("COMMIT", [])], strict=True
+                    ):
+                        started = time.thread_time()
+                        driver.execute(sql, params)
+                        took[call].append(time.thread_time() - started)
+                out[case] = {k: statistics.median(v) * 1e6 for k, v in took.items()}
+            connection.close()
+            wal = (Path(data) / "newsbrief.db-wal").read_bytes()
+            owners = {}
+            with sqlite3.connect(Path(data) / "newsbrief.db") as db:
+                for name, page in db.execute("SELECT name, pageno FROM dbstat"):
+                    owners[page] = name
+    # The WAL's frames: a 24-byte header (page number, and the database's size on a commit's
+    # last frame) and a page each; run_sqlite never checkpoints, so every commit is there.
+    size = struct.unpack(">I", wal[8:12])[0]
+    commits, pages = 0, Counter[str]()
+    for at in range(32, len(wal) - size - 23, size + 24):
+        page, commit = struct.unpack(">II", wal[at : at + 8])
+        pages[owners.get(page, "?")] += 1
+        commits += commit > 0
+    out["wal_pages_per_commit"] = {k: v / commits for k, v in pages.most_common()}
+    return out
+
+
 def measure_postgres(answers: int = ANSWERS) -> dict[str, Any]:
     """`measure` on a throwaway PostgreSQL server (durability off, as in the tests)."""
     from tests.pg_server import PgServer, find_bindir, run_as_unprivileged
@@ -100,6 +169,9 @@ def measure_postgres(answers: int = ANSWERS) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
+    if "--parts" in sys.argv[1:]:
+        print(json.dumps(asyncio.run(parts()), indent=1))
+        sys.exit()
     results = {"sqlite": asyncio.run(measure())}
     if "--postgres" in sys.argv[1:]:
         results["postgresql"] = measure_postgres()

@@ -1,7 +1,8 @@
 """A local OpenAI-compatible chat completions server for tests, demos and benchmarks.
 
 It answers with schema-valid JSON drawn from the article in the prompt (by the extractive engine),
-after a settable latency. It can be scripted to misbehave: POST /_fake/faults a list of faults
+after a settable latency (POST /_fake/latency {"seconds": s}, optionally with "spread": see
+FakeState.next_latency). It can be scripted to misbehave: POST /_fake/faults a list of faults
 to serve in order to any request, or {"when": "<text>", "faults": [...]} to serve them only to
 requests whose article contains that text (so concurrent tests do not take each other's faults).
 A fault is {"kind": ...}: ok, status ({status, headers?, code?}; code insufficient_quota for
@@ -31,6 +32,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from service.extractive import brief
 from service.schemas import ArticleIn, Options
 
+GOLDEN = (5**0.5 - 1) / 2  # the golden ratio's fractional part
 _FENCE = re.compile(r"<<<(ARTICLE-[0-9a-f]+)\n(.*?)\n\1>>>", re.DOTALL)
 
 # What an injected article might get a model to repeat: 2 images and 8 links, in every form the
@@ -50,6 +52,8 @@ HOSTILE_LINKS = [
 @dataclass
 class FakeState:
     latency_s: float = 0.0
+    spread: float = 0.0  # each request's latency within latency_s × (1 ± spread)
+    paced: int = 0  # requests since the latency was set: the next one's place in the sequence
     faults: list[dict[str, Any]] = field(default_factory=list)
     scripted: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
     requests: int = 0
@@ -58,6 +62,19 @@ class FakeState:
     abandoned: int = 0
     with_tools: int = 0
     arrivals: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+
+    def next_latency(self) -> float:
+        """The k-th request since the latency was set waits latency_s × (1 + spread × v³), where
+        v = 2·frac(k·φ) − 1. A real provider's latencies vary, so concurrent clients drift apart
+        instead of moving in lock-step waves; this varies them without chance. The v's first n
+        values fill [−1, 1) about as evenly as n points can (a low-discrepancy sequence), so
+        two runs of about the same length draw about the same latencies, in a scrambled order,
+        with median latency_s. Cubed, most answers come near the median and a few far out to
+        ±spread, as a provider's do; and a run's median then barely moves with which requests
+        its end cuts off, where evenly spread latencies would move it by a gap for each one
+        (benchmarks/run.py's spread row measures the median)."""
+        k, self.paced = self.paced, self.paced + 1
+        return self.latency_s * (1 + self.spread * (2 * (k * GOLDEN % 1.0) - 1) ** 3)
 
     def next_fault(self, article: str) -> dict[str, Any]:
         for marker, queue in self.scripted.items():
@@ -159,13 +176,18 @@ def create_fake_llm(latency_s: float = 0.0) -> FastAPI:
         return {"queued": len(state.faults) + sum(map(len, state.scripted.values()))}
 
     @app.post("/_fake/latency")
-    async def set_latency(request: Request) -> dict[str, float]:
-        state.latency_s = float((await request.json())["seconds"])
-        return {"latency_s": state.latency_s}
+    async def set_latency(request: Request) -> Response:
+        """Also restarts the spread's sequence: set it before each measured run."""
+        asked = await request.json()
+        spread = float(asked.get("spread", 0.0))
+        if not 0.0 <= spread < 1.0:
+            return JSONResponse({"error": "spread must be in [0, 1)"}, status_code=422)
+        state.latency_s, state.spread, state.paced = float(asked["seconds"]), spread, 0
+        return JSONResponse({"latency_s": state.latency_s, "spread": state.spread})
 
     @app.post("/_fake/reset")
     async def reset() -> dict[str, str]:
-        fresh = FakeState(latency_s=state.latency_s)
+        fresh = FakeState(latency_s=state.latency_s, spread=state.spread)
         for name in vars(fresh):
             setattr(state, name, getattr(fresh, name))
         return {"status": "reset"}
@@ -177,7 +199,7 @@ def create_fake_llm(latency_s: float = 0.0) -> FastAPI:
 
     @app.get("/_fake/stats")
     async def stats() -> dict[str, Any]:
-        names = ("requests", "in_flight", "max_in_flight", "abandoned", "with_tools", "latency_s")
+        names = "requests in_flight max_in_flight abandoned with_tools latency_s spread".split()
         return {k: getattr(state, k) for k in names}
 
     @app.post("/v1/chat/completions")
@@ -191,7 +213,7 @@ def create_fake_llm(latency_s: float = 0.0) -> FastAPI:
         try:
             article = article_from(body.get("messages", []))
             fault = state.next_fault(article)
-            wait = 3600.0 if fault.get("kind") == "hang" else state.latency_s
+            wait = 3600.0 if fault.get("kind") == "hang" else state.next_latency()
             if not await _wait_unless_gone(request, wait):
                 state.abandoned += 1
                 return Response(status_code=499)

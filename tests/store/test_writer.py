@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import sqlite3
 from collections.abc import Callable, Sequence
 
 import pytest
 
 from service.errors import StoreUnavailableError
+from service.settings import Settings
 from service.store import Answer, Store, Writer
 
 
@@ -69,3 +71,30 @@ async def test_a_full_queue_and_a_failed_store_refuse_at_once(
     await first
     await writer.close(timeout_s=5)
     assert outcomes == ["refused", "refused", "stored"]
+
+
+async def test_a_batch_that_must_wait_for_the_lock_holds_the_next_behind_it(
+    store: Store, answer_for: Callable[..., Answer], store_settings: Settings
+) -> None:
+    """SQLite: while another process holds the write lock, a batch waits its turn in the write
+    thread (the loop's own connection never waits), and what comes meanwhile is written after
+    it, together."""
+    if store.engine.dialect.name != "sqlite":
+        pytest.skip("the write lock of another process: SQLite's")
+    outcomes: list[tuple[str, int]] = []
+    writer = Writer(store, 100, on_written=lambda o, n: outcomes.append((o, n)))
+    writer.start()
+    await writer.submit(answer_for("water-cap-vote"))  # migrated, connection open: at once
+    other = sqlite3.connect(store_settings.data_dir / "newsbrief.db", isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another process's write, in progress
+    first = [writer.submit(answer_for("water-cap-vote")) for _ in range(2)]
+    await asyncio.sleep(0.05)
+    later = [writer.submit(answer_for("water-cap-hearing")) for _ in range(3)]
+    await asyncio.sleep(0.05)
+    assert not any(f.done() for f in first + later) and writer.queued == 3
+    other.execute("COMMIT")
+    await asyncio.gather(*first, *later)
+    await writer.close(timeout_s=5)
+    other.close()
+    assert outcomes == [("stored", 1), ("stored", 2), ("stored", 3)]
+    assert len((await store.summaries()).items) == 6

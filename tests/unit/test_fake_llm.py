@@ -1,0 +1,54 @@
+"""The fake LLM's latency spread: deterministic, even, restarted when the latency is set."""
+
+from __future__ import annotations
+
+import itertools
+import math
+import statistics
+
+from fastapi.testclient import TestClient
+
+from newsbrief_dev.fake_llm import FakeState, create_fake_llm
+
+
+def draws(state: FakeState, n: int) -> list[float]:
+    return [state.next_latency() for _ in range(n)]
+
+
+def test_no_spread_is_the_fixed_latency() -> None:
+    assert draws(FakeState(latency_s=0.5), 5) == [0.5] * 5
+
+
+def test_spread_fills_the_range_evenly_with_the_median_at_the_latency() -> None:
+    for n in (101, 400, 999):
+        waits = sorted(draws(FakeState(latency_s=0.5, spread=0.4), n))
+        assert waits[0] >= 0.3 and waits[-1] < 0.7
+        # Undone, the cube gives back v: evenly spread at every length, no gap wider than a few
+        # times the mean one (2 / n), as n random draws would not be.
+        vs = [math.copysign(abs((w / 0.5 - 1) / 0.4) ** (1 / 3), w - 0.5) for w in waits]
+        assert max(b - a for a, b in itertools.pairwise(vs)) < 3 * 2 / n
+        # The median within a hair of the latency: near it the cube packs the latencies closely.
+        assert abs(statistics.median(waits) - 0.5) < 1e-4
+        # ... and they do spread out: a quarter of them at least 25 ms from it.
+        assert sum(abs(w - 0.5) >= 0.025 for w in waits) >= n / 4
+
+
+def test_two_runs_of_nearly_the_same_length_draw_nearly_the_same_latencies() -> None:
+    one = draws(FakeState(latency_s=0.5, spread=0.2), 400)
+    other = draws(FakeState(latency_s=0.5, spread=0.2), 396)
+    assert abs(statistics.median(one) - statistics.median(other)) < 0.001
+    assert one[:396] == other  # the same sequence, not a fresh draw
+
+
+def test_setting_the_latency_restarts_the_sequence_and_checks_the_spread() -> None:
+    app = create_fake_llm()
+    with TestClient(app) as client:
+        asked = {"seconds": 0.5, "spread": 0.2}
+        assert client.post("/_fake/latency", json=asked).json() == {"latency_s": 0.5, "spread": 0.2}
+        first = draws(app.state.fake, 7)
+        client.post("/_fake/latency", json=asked)
+        assert draws(app.state.fake, 7) == first
+        assert client.get("/_fake/stats").json()["spread"] == 0.2
+        refused = client.post("/_fake/latency", json={"seconds": 0.5, "spread": 1.5})
+        assert refused.status_code == 422
+        assert app.state.fake.spread == 0.2  # a refused setting changes nothing
