@@ -123,10 +123,20 @@ def completion(
     }
 
 
-@lru_cache(
-    maxsize=256
-)  # benchmarks send one article many times: the fake must not be the bottleneck
+# benchmarks/post.lua ends each article with a line of its own ("Ref. <id>-<n>."), so that the
+# service's per-article caches serve no later request. The answer is drawn from the article
+# without that line: its evidence is in the article all the same, and one extractive brief per
+# article, cached, keeps the fake from becoming the benchmark machine's bottleneck (wrk, the fake
+# and the service share its cores; workers' scaling was capped by the fake's own CPU otherwise).
+_BENCH_REF = re.compile(r"\n\nRef\. \d+-\d+\.\Z")
+
+
 def answer(article: str, kind: str = "ok") -> str:
+    return _answer(_BENCH_REF.sub("", article), kind)
+
+
+@lru_cache(maxsize=256)
+def _answer(article: str, kind: str) -> str:
     out = brief(ArticleIn(text=article or "(no article)"), Options())
     data: dict[str, Any] = out.model_dump(mode="json")
     for claim in data["claims"]:

@@ -1,4 +1,5 @@
-"""The fake LLM's latency spread: deterministic, even, restarted when the latency is set."""
+"""The fake LLM's latency spread: deterministic, even, restarted when the latency is set; and its
+answers to the benchmark's varied articles, drawn once per article."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import statistics
 
 from fastapi.testclient import TestClient
 
-from newsbrief_dev.fake_llm import FakeState, create_fake_llm
+from newsbrief_dev.fake_llm import FakeState, _answer, answer, create_fake_llm
+from tests.conftest import ARTICLES
 
 
 def draws(state: FakeState, n: int) -> list[float]:
@@ -52,3 +54,14 @@ def test_setting_the_latency_restarts_the_sequence_and_checks_the_spread() -> No
         refused = client.post("/_fake/latency", json={"seconds": 0.5, "spread": 1.5})
         assert refused.status_code == 422
         assert app.state.fake.spread == 0.2  # a refused setting changes nothing
+
+
+def test_the_benchmark_s_reference_line_draws_the_article_s_one_answer() -> None:
+    article = (ARTICLES / "ferry-levy.txt").read_text(encoding="utf-8")
+    first = answer(article + "\n\nRef. 17-1.")
+    misses = _answer.cache_info().misses
+    assert answer(article + "\n\nRef. 17-2.") == first == answer(article)
+    assert _answer.cache_info().misses == misses
+    # Anything else in the text is an article of its own.
+    answer(article + "\n\nRef. 17-3. More.")
+    assert _answer.cache_info().misses == misses + 1
