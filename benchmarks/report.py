@@ -650,9 +650,8 @@ and (c). Each cell starts with 3 untimed warm-up calls.
   client's auth, redirect and cookie layers; a 4xx/5xx still becomes the SDK's error class. The
   transport under the httpx client is aiohttp's (a C HTTP parser on asyncio streams, about a
   third of httpcore's CPU a call), and it sends a request's head and body in one write. Each
-  claim is grounded once; a short article's text steps run on the event loop while no other LLM
-  call is in flight, otherwise (and for long ones) in a worker thread; the response goes out as
-  the model's JSON, validated once.
+  claim is grounded once; a short article's text steps run on the event loop, a long one's in a
+  worker thread; the response goes out as the model's JSON, validated once.
   The schema's text in the prompt is built once per client ((b) does the same); a call's first
   attempt runs outside tenacity, which only a fault enters; metric label children are looked up
   once and the breaker gauge written only when it changes; summary lines with no digit and no

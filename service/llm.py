@@ -378,7 +378,6 @@ class LLMClient:
         )
         # Calls in flight to the upstream, process-wide: the rest wait, but not for long.
         self._slots = asyncio.Semaphore(settings.llm_max_concurrency)
-        self.in_flight = 0  # calls upstream now; the pipeline reads it to choose where to work
         self.model = settings.llm_model
         self.profile = Profile.from_settings(settings)
         self._settings = settings
@@ -459,7 +458,6 @@ class LLMClient:
                 f"{self._settings.llm_max_concurrency} LLM calls already in flight",
                 retry_after=1.0,
             ) from None
-        self.in_flight += 1
         try:
             return await self._observed(request, stats)
         except UpstreamError as exc:
@@ -474,7 +472,6 @@ class LLMClient:
             )
             raise
         finally:
-            self.in_flight -= 1
             self._slots.release()
 
     async def _observed(self, request: ChatRequest, stats: CallStats) -> Reply:

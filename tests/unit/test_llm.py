@@ -454,20 +454,3 @@ def test_a_completion_body_reads_the_same_whichever_parser_takes_it(
     body: bytes, content: str
 ) -> None:
     assert read_completion(body, {}, 100, CallStats()).content == content
-
-
-async def test_in_flight_counts_the_calls_upstream_now_and_returns_to_zero(
-    llm: LLMClient, llm_mock: respx.MockRouter, completion: Callable[..., dict[str, Any]]
-) -> None:
-    """The pipeline keeps short text steps on the loop only while no other call is in flight."""
-    seen: list[int] = []
-
-    def answer(request: httpx.Request) -> httpx.Response:
-        seen.append(llm.in_flight)
-        return httpx.Response(400 if len(seen) == 2 else 200, json=completion("{}"))
-
-    llm_mock.post("/chat/completions").mock(side_effect=answer)
-    await call(llm)
-    with pytest.raises(errors.UpstreamError):
-        await call(llm)
-    assert seen == [1, 1] and llm.in_flight == 0
