@@ -214,21 +214,22 @@ def grid(
     log: Any,
     clients: tuple[str, ...] = ("bare", "instructor"),
     least: int = 20,
+    spread: float = 0.0,
 ) -> list[dict[str, Any]]:
     """Each cell: the Python clients send waves × in-flight requests, then wrk drives newsbrief
     for as long as the bare client took (10 s when it did not run), so both see the same load."""
     cells = []
     for latency in latencies:
-        set_latency(s["fake"], latency)
         for concurrency in concurrencies:
             total = max(least, concurrency * (waves if latency else waves * 2))
             row: dict[str, Any] = {"latency_s": latency, "concurrency": concurrency}
             for kind in clients:
                 settle(s)
+                set_latency(s["fake"], latency, spread)  # each client from the same draws
                 row[kind] = drive(kind, s, total, concurrency)
             seconds = row["bare"]["wall_s"] if "bare" in row else 10.0
             settle(s)
-            row["http"] = wrk(s, max(5.0, seconds), concurrency)
+            row["http"] = wrk(s, max(5.0, seconds), concurrency, upstream=(latency, spread))
             for kind in ("bare", "http", "instructor"):
                 if kind not in row:
                     continue
@@ -295,7 +296,13 @@ def scale(repeats: int, log: Any) -> dict[str, Any]:
 
     from benchmarks.llm_call import measure
 
-    out: dict[str, Any] = {"repeats": repeats, "cpu_1": [], "p50_20": [], "workers": {}}
+    out: dict[str, Any] = {
+        "repeats": repeats,
+        "cpu_1": [],
+        "p50_20": [],
+        "p50_20_spread": [],
+        "workers": {},
+    }
     out["load_before"] = os.getloadavg()[0]  # other work on the machine skews every row here
     out["llm_call"] = asyncio.run(measure(max(3, repeats)))
     # The store off: (b) stores nothing, and these rows compare the same work (the store has
@@ -304,12 +311,24 @@ def scale(repeats: int, log: Any) -> dict[str, Any]:
         for _ in range(repeats):
             out["cpu_1"] += grid(s, [0.0], [1], 1, log, clients=("bare",), least=300)
             out["p50_20"] += grid(s, [0.5], [20], 1, log, clients=("bare",), least=200)
-    for workers in (1, 2):
-        with stack(cache_size="0", store="off", workers=str(workers)) as s:
-            set_latency(s["fake"], 0.0)
-            runs = [wrk(s, 10, 16) for _ in range(repeats)]
-        out["workers"][str(workers)] = runs
-        log(f"  {workers} worker(s): " + ", ".join(f"{r['throughput_rps']:.0f}" for r in runs))
+            # The same with the upstream's latencies spread (the store rows' SPREAD): a fixed
+            # 500 ms moves the 20 connections in lock-step waves, and a run's p50 then depends
+            # on how a wave lines up (the store rows' A/A runs show it) more than on either side.
+            out["p50_20_spread"] += grid(
+                s, [0.5], [20], 1, log, clients=("bare",), least=200, spread=SPREAD
+            )
+    # One worker, then two, in each round: the machine's speed drifts over minutes (shared
+    # hosts), and all of one then all of the other put that drift into the ratio.
+    for _ in range(repeats):
+        for workers in ("1", "2"):
+            with stack(cache_size="0", store="off", workers=workers) as s:
+                set_latency(s["fake"], 0.0)
+                out["workers"].setdefault(workers, []).append(wrk(s, 10, 16))
+        log(
+            "  1 and 2 workers: "
+            + ", ".join(f"{out['workers'][n][-1]['throughput_rps']:.0f}" for n in ("1", "2"))
+            + " req/s"
+        )
     out["load_after"] = os.getloadavg()[0]
     return out
 
