@@ -180,7 +180,7 @@ async def in_process(url: str, rounds: int) -> dict[str, float]:
         # Each pipeline call's article ends in a line of its own, as wrk's requests do: nothing
         # kept per article text (attribution's reading, the links found) serves the next call.
         varied = [
-            SummaryRequest.model_validate({"article": {"text": f"{ARTICLE}\n\nRef. {n}."}})
+            SummaryRequest.model_validate({"article": {"text": f"{ARTICLE}\n\nRef. 0-{n}."}})
             for n in range(20 + rounds * CALLS)
         ]
 

@@ -1,5 +1,6 @@
 -- wrk script: POST the request body in $BODY_FILE; print one JSON line of results at the end.
--- With VARY_ARTICLE=1 each request's article ends in a line of its own ("Ref. <n>."), so nothing
+-- With VARY_ARTICLE=1 each request's article ends in a line of its own ("Ref. <id>-<n>.", the
+-- form the fake LLM looks for: newsbrief_dev/fake_llm.py), so nothing
 -- the service keeps per article text carries over from one request to the next, as with real
 -- traffic, where articles differ.
 local f = assert(io.open(os.getenv("BODY_FILE"), "rb"))

@@ -642,8 +642,8 @@ it, INFO logging on), driven by wrk (a C load generator, so the load itself does
 service's CPU; its latency percentiles are wrk's); (c) is instructor (`Mode.JSON_SCHEMA`) doing
 the same extraction. All three ask the same prompt about the same article and get the same
 answer from the project's fake OpenAI-compatible server, whose latency is set per cell; for (a),
-wrk ends each request's article with a line of its own ("Ref. <n>."), so nothing newsbrief reads
-once per article and keeps for that request's claims is reused by the next request, as with
+wrk ends each request's article with a line of its own ("Ref. <id>-<n>."), so nothing newsbrief
+reads once per article and keeps for that request's claims is reused by the next request, as with
 real traffic (only the cache-hit row sends one article unchanged). Ratios
 are against (b); for latency and CPU lower is better, for throughput higher is better. {short}
 

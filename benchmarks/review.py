@@ -6,7 +6,7 @@ older commit and this checkout, side by side.
 
 The answers are every eval case's recorded final answer (both prompt versions) and the project's
 fake LLM's answer for each article in tests/fixtures/articles. Each call ends its article with a
-line of its own ("Ref. <n>."), as benchmarks/post.lua does for wrk, so nothing kept per article
+line of its own ("Ref. 0-<n>."), as benchmarks/post.lua does for wrk, so nothing kept per article
 text (attribution's reading, the links found, the normalised text) serves a later call: each
 stage costs what it costs inside a request with a new article. Stages, as pipeline.review and
 pipeline._respond run them:
@@ -123,7 +123,7 @@ def measure(tree: Path, answers: list[dict[str, Any]]) -> dict[str, float]:
     for repeat in range(REPEATS + 1):  # the first pass warms up and is not counted
         for item in answers:
             serial += 1
-            article = f"{item['text']}\n\nRef. {serial}."
+            article = f"{item['text']}\n\nRef. 0-{serial}."
             body = {"article": {"text": article, "title": item["title"]}}
             request = SummaryRequest.model_validate(body)
             reply = Reply(item["answer"], None, "stop")

@@ -268,12 +268,6 @@ _SCALE_WORD = re.compile(
 )
 
 
-def _may_state_figure(text: str) -> bool:
-    """False when text (NFKC) holds no figure a summary can state: without number words on
-    their own, that needs a digit or a scale word, and most summary lines have neither."""
-    return _DIGIT.search(text) is not None or _scales(text)
-
-
 def _scales(text: str) -> bool:
     """Whether text (NFKC) may hold a scale word; when not, only a digit can open a figure that
     a summary states ("drei Millionen" needs its scale word)."""

@@ -1,10 +1,10 @@
 """Logging: one JSON object per line, each with the id of the request it belongs to.
 
-Nothing here logs request bodies, article text or keys; the openai and httpcore loggers, which
-print request options and wire details at DEBUG, are held at WARNING whatever the level, as are
-the store's database loggers (aiosqlite and SQLAlchemy echo each statement's parameters, which
-carry article text). Query
-strings in uvicorn's access lines keep their parameter names only (`?api_key=…`).
+Nothing here logs request bodies, article text or keys; the openai, httpx, httpcore and aiohttp
+loggers, which print request options and wire details at DEBUG, are held at WARNING whatever
+the level, as are the store's database loggers (aiosqlite and SQLAlchemy echo each statement's
+parameters, which carry article text). Query strings in uvicorn's access lines keep their
+parameter names only (`?api_key=…`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import orjson
 request_id: ContextVar[str] = ContextVar("request_id", default="-")
 
 # Chatty at DEBUG, and they echo payloads.
-_QUIET = ("openai", "httpcore", "httpx", "hpack", "aiosqlite", "sqlalchemy")
+_QUIET = ("openai", "httpcore", "httpx", "hpack", "aiohttp", "aiosqlite", "sqlalchemy")
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
 _NOT_EXTRA = frozenset(_STANDARD | {"ts", "level", "logger", "request_id"})  # the fixed fields
 

@@ -453,7 +453,8 @@ def _without_foreign_links(output: LLMOutput, article: str) -> tuple[LLMOutput, 
     s = output.summary
     texts = [s.headline, s.lede, *s.bullets]
     texts += [t for c in output.claims for t in (c.holder, c.holder_role or "", c.target, c.claim)]
-    if all(c.holder_role != "" for c in output.claims) and not may_hold_links(texts):
+    roles_kept = all(c.holder_role != "" for c in output.claims)  # "" would become None
+    if roles_kept and not may_hold_links(texts):
         return output, []  # the usual answer: no link to take out, nothing to rebuild
     removed: list[Removed] = []
 
@@ -472,7 +473,7 @@ def _without_foreign_links(output: LLMOutput, article: str) -> tuple[LLMOutput, 
         }
         for c in output.claims
     ]
-    if not removed and all(c.holder_role != "" for c in output.claims):
+    if not removed and roles_kept:
         return output, removed  # marks, but no link the article lacks
     summary = LLMSummary(headline=headline, lede=lede, bullets=bullets)
     claims = [c.model_copy(update=u) for c, u in zip(output.claims, updates, strict=True)]

@@ -7,7 +7,8 @@ plain asyncio streams: 0.26-0.32 ms alone, about 0.4 ms with the httpx request a
 around it. Everything above the transport stays httpx: LLMClient builds an httpx.Request and
 reads an httpx.Response, respx mocks the client in tests, and every failure is an httpx error.
 A proxy from the environment (HTTP_PROXY, HTTPS_PROXY, ALL_PROXY, NO_PROXY) is honoured as httpx
-would: the request goes through it, CONNECT-tunnelled for https.
+would: the request goes through it, CONNECT-tunnelled for https, its credentials sent as
+Proxy-Authorization and kept out of every error's text.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import ssl
 import urllib.request
 from collections.abc import AsyncIterator
+from typing import NamedTuple
 
 import aiohttp
 import httpx
@@ -22,6 +24,8 @@ import httpx
 # aiohttp's failures as httpx's, most specific first: the LLM client maps httpx's errors once
 # (service/llm.py), whichever transport carried the call.
 _ERRORS: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
+    (aiohttp.ClientHttpProxyError, httpx.ProxyError),  # the proxy refused (407, 403, …)
+    (aiohttp.ClientProxyConnectionError, httpx.ProxyError),  # the proxy could not be reached
     (aiohttp.ConnectionTimeoutError, httpx.ConnectTimeout),
     (aiohttp.ServerTimeoutError, httpx.ReadTimeout),  # the socket went quiet past the timeout
     (aiohttp.ClientConnectorError, httpx.ConnectError),  # refused, unreachable, DNS, TLS
@@ -37,6 +41,11 @@ def _as_httpx(exc: aiohttp.ClientError, request: httpx.Request) -> httpx.Transpo
     return kind(str(exc) or type(exc).__name__, request=request)
 
 
+class _Proxy(NamedTuple):
+    url: str  # without its credentials: aiohttp repeats the URL in its errors, which are logged
+    headers: dict[str, str] | None  # Proxy-Authorization, from the URL's credentials
+
+
 class AiohttpTransport(httpx.AsyncBaseTransport):
     """An httpx transport whose requests go out on an aiohttp session's pooled connections."""
 
@@ -44,19 +53,33 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._limits = limits
         self._ssl = ssl_context
         self._session: aiohttp.ClientSession | None = None  # opened in the loop that uses it
-        self._proxies: dict[tuple[str, str], str | None] = {}  # (scheme, host): proxy URL
+        self._closed = False
+        self._proxies: dict[tuple[str, str], _Proxy | None] = {}  # by (scheme, host)
 
-    def _proxy_for(self, url: httpx.URL) -> str | None:
+    def _proxy_for(self, url: httpx.URL, request: httpx.Request) -> _Proxy | None:
         """The environment's proxy for this URL, looked up once per host (aiohttp's own
-        lookup reads the whole environment on every request)."""
+        lookup reads the whole environment on every request), read as httpx reads it."""
         key = (url.scheme, url.host)
-        if key not in self._proxies:
-            found = urllib.request.getproxies()
-            proxy = found.get(url.scheme) or found.get("all")
-            if proxy and urllib.request.proxy_bypass(url.host):
-                proxy = None
-            self._proxies[key] = proxy
-        return self._proxies[key]
+        if key in self._proxies:
+            return self._proxies[key]
+        found = urllib.request.getproxies()
+        given = found.get(url.scheme) or found.get("all")
+        proxy = None
+        if given and not urllib.request.proxy_bypass(url.host):
+            parts = httpx.URL(given if "://" in given else f"http://{given}")  # "host:3128"
+            if parts.scheme not in ("http", "https"):
+                raise httpx.ProxyError(
+                    f"the {parts.scheme} proxy in the environment is not supported: name an "
+                    "http:// proxy in HTTPS_PROXY / HTTP_PROXY / ALL_PROXY",
+                    request=request,
+                )
+            auth = None
+            if parts.username:
+                basic = aiohttp.encode_basic_auth(parts.username, parts.password)
+                auth = {"Proxy-Authorization": basic}
+            proxy = _Proxy(str(parts.copy_with(username=None, password=None)), auth)
+        self._proxies[key] = proxy
+        return proxy
 
     def _open(self) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(
@@ -74,7 +97,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         return self._session
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._closed:  # a call racing shutdown: refused as httpx refuses one, not a new session
+            raise httpx.ConnectError("the upstream client is closed", request=request)
         session = self._session or self._open()
+        proxy = self._proxy_for(request.url, request)
         timeout = request.extensions.get("timeout", {})
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
         try:
@@ -84,7 +110,8 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
                 headers=headers,
                 data=await request.aread(),
                 allow_redirects=False,
-                proxy=self._proxy_for(request.url),
+                proxy=proxy.url if proxy else None,
+                proxy_headers=proxy.headers if proxy else None,
                 timeout=aiohttp.ClientTimeout(
                     connect=timeout.get("pool"),  # a free connection, then connected
                     sock_connect=timeout.get("connect"),
@@ -105,6 +132,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         )
 
     async def aclose(self) -> None:
+        self._closed = True
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -129,7 +157,8 @@ class _Body(httpx.AsyncByteStream):
 
 
 def upstream_client(limits: httpx.Limits) -> httpx.AsyncClient:
-    """An httpx client whose direct calls go through aiohttp (proxied ones as httpx's do), with
-    the CA bundle httpx itself would use (certifi, or SSL_CERT_FILE / SSL_CERT_DIR)."""
+    """An httpx client whose calls all go through aiohttp, the environment's proxy included
+    (httpx turns its own proxies off when it is given a transport), with the CA bundle httpx
+    itself would use (certifi, or SSL_CERT_FILE / SSL_CERT_DIR)."""
     transport = AiohttpTransport(limits, httpx.create_ssl_context(trust_env=True))
     return httpx.AsyncClient(transport=transport, limits=limits)

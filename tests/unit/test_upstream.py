@@ -193,9 +193,16 @@ async def test_nobody_listening_is_a_connect_error() -> None:
         await send(url)
 
 
-@pytest.mark.parametrize("bypassed", [False, True], ids=["proxied", "no-proxy"])
+async def answer_ok(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    if await read_request(reader) is not None:
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+        await writer.drain()
+    writer.close()
+
+
+@pytest.mark.parametrize("given", ["http://{}", "{}"], ids=["with-scheme", "host-and-port"])
 async def test_a_proxy_from_the_environment_carries_the_call(
-    monkeypatch: pytest.MonkeyPatch, bypassed: bool
+    monkeypatch: pytest.MonkeyPatch, given: str
 ) -> None:
     seen: list[bytes] = []
 
@@ -207,15 +214,64 @@ async def test_a_proxy_from_the_environment_carries_the_call(
         writer.close()
 
     async with serving(proxy) as proxy_url:
+        # "proxy.corp:3128" with no scheme is common, and httpx reads it as http://.
+        monkeypatch.setenv("HTTP_PROXY", given.format(proxy_url.removeprefix("http://")))
+        monkeypatch.setenv("NO_PROXY", "")
+        assert (await send("http://llm.invalid")).text == "ok"
+    assert seen[0].startswith(b"POST http://llm.invalid/v1/chat/completions HTTP/1.1")
+
+
+async def test_no_proxy_hosts_are_reached_directly(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[bytes] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append(await reader.read(100))
+        writer.close()
+
+    async with serving(proxy) as proxy_url, serving(answer_ok) as direct:
         monkeypatch.setenv("HTTP_PROXY", proxy_url)
-        monkeypatch.setenv("NO_PROXY", "llm.invalid" if bypassed else "")
-        if bypassed:
-            with pytest.raises(httpx.ConnectError):  # straight to a host that does not exist
-                await send("http://llm.invalid")
-            assert seen == []
-        else:
-            assert (await send("http://llm.invalid")).text == "ok"
-            assert seen[0].startswith(b"POST http://llm.invalid/v1/chat/completions HTTP/1.1")
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        assert (await send(direct)).text == "ok"
+    assert seen == []
+
+
+async def test_a_proxy_s_credentials_are_sent_and_kept_out_of_errors(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An https call tunnels through CONNECT; a proxy that refuses it (407) is a ProxyError
+    whose text, which reaches the logs, holds no password."""
+    heads: list[bytes] = []
+
+    async def refusing(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        heads.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(b"HTTP/1.1 407 Proxy Authentication Required\r\ncontent-length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    async with serving(refusing) as proxy_url:
+        where = proxy_url.removeprefix("http://")
+        monkeypatch.setenv("HTTPS_PROXY", f"http://newsroom:s3cret-word@{where}")
+        monkeypatch.setenv("NO_PROXY", "")
+        with pytest.raises(httpx.ProxyError) as refused:
+            await send("https://llm.invalid")
+    assert heads[0].startswith(b"CONNECT llm.invalid:443 HTTP/1.1")
+    assert b"proxy-authorization: basic " in heads[0].lower()
+    assert "s3cret-word" not in str(refused.value)
+
+
+async def test_a_socks_proxy_is_refused_with_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALL_PROXY", "socks5://127.0.0.1:1080")
+    monkeypatch.setenv("NO_PROXY", "")
+    with pytest.raises(httpx.ProxyError, match=r"socks5 proxy .* not supported"):
+        await send("http://llm.invalid")
+
+
+async def test_a_call_after_close_is_refused_not_given_a_new_session() -> None:
+    client = upstream_client(LIMITS)
+    transport = client._transport_for_url(httpx.URL("http://127.0.0.1:9"))
+    await client.aclose()
+    with pytest.raises(httpx.ConnectError, match="closed"):
+        await transport.handle_async_request(post("http://127.0.0.1:9", b"{}"))
 
 
 @pytest.mark.parametrize("trusted", [True, False], ids=["ca-trusted", "ca-unknown"])
