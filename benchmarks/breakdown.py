@@ -4,8 +4,7 @@ before and after a change, side by side.
     python benchmarks/breakdown.py --before COMMIT [--rounds N]   # into docs/BENCHMARKS.md
     python benchmarks/breakdown.py --tree DIR [--rounds N]        # one tree, JSON on stdout
 
-COMMIT's tree is taken out with `git archive` into build/; each round measures it and this
-checkout one after the other, in fresh processes, so load from other work hits both alike; each
+COMMIT's tree and this checkout are measured side by side (benchmarks/side_by_side.py); each
 figure is the median of the rounds. The article and answer are those of the hot-path row of
 benchmarks/run.py, from the project's fake LLM; each whole-pipeline call ends its article with
 a line of its own, as wrk's requests do (benchmarks/post.lua). In-process stages are CPU time
@@ -23,7 +22,6 @@ import gc
 import inspect
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -31,6 +29,9 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+
+# A sibling module, not benchmarks.side_by_side: a --tree run imports that tree's `benchmarks`.
+from side_by_side import alternate, medians, tree_of
 
 HERE = Path(__file__).resolve().parents[1]
 CALLS = 200
@@ -52,30 +53,19 @@ def main() -> None:
 
 def compare(commit: str, rounds: int) -> None:
     """Both trees, `rounds` times each, alternating; medians merged into results.json."""
-    before = HERE / "build" / "breakdown-before"
-    shutil.rmtree(before, ignore_errors=True)
-    before.mkdir(parents=True)
-    archive = subprocess.run(["git", "archive", commit], cwd=HERE, check=True, capture_output=True)
-    subprocess.run(["tar", "-x", "-C", str(before)], input=archive.stdout, check=True)
+    before = tree_of(commit, "breakdown-before")
     load_before = os.getloadavg()[0]
-    runs: dict[str, list[dict[str, float]]] = {"before": [], "after": []}
-    for _ in range(rounds):
-        for name, tree in (("before", before), ("after", HERE)):
-            stdout = subprocess.run(
-                [sys.executable, __file__, "--tree", str(tree), "--rounds", "1"],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout
-            runs[name].append(json.loads(stdout))
-            print(f"{name}: {runs[name][-1]}", file=sys.stderr, flush=True)
-    medians = {
-        name: {key: statistics.median(r[key] for r in rs) for key in rs[0]}
-        for name, rs in runs.items()
-    }
+    runs = alternate(
+        __file__,
+        {"before": before, "after": HERE},
+        rounds,
+        ["--rounds", "1"],
+        on_run=lambda name, run: print(f"{name}: {run}", file=sys.stderr, flush=True),
+    )
+    per_tree = medians(runs)
     # (b) runs the same code beside either tree: one median over every round of both.
     bare = statistics.median(r["bare"] for rs in runs.values() for r in rs)
-    for stages in medians.values():
+    for stages in per_tree.values():
         stages["bare"] = bare
     results = HERE / "docs" / "benchmarks" / "results.json"
     res = json.loads(results.read_text())
@@ -89,7 +79,7 @@ def compare(commit: str, rounds: int) -> None:
         "rounds": rounds,
         "load_before": load_before,
         "load_after": os.getloadavg()[0],
-        **medians,
+        **per_tree,
         "runs": runs,
     }
     results.write_text(json.dumps(res, indent=1) + "\n")

@@ -14,10 +14,10 @@ pipeline._respond run them:
   links    links and images the article lacks taken out of the free text;
   ground   every claim located in the article and its attribution checked (hold);
   respond  claims selected, figures checked against the article, the response models built.
-COMMIT's tree is taken out with `git archive` into build/; each round runs it and this checkout
-one after the other, in fresh processes, on the same answers, so load from other work hits both
-alike. A figure is CPU time (time.process_time) per call: the mean over the corpus, and the
-ferry-levy article alone (the one the HTTP benchmarks send); the median of the rounds.
+COMMIT's tree and this checkout are measured side by side on the same answers
+(benchmarks/side_by_side.py). A figure is CPU time (time.process_time) per call: the mean over
+the corpus, and the ferry-levy article alone (the one the HTTP benchmarks send); the median of
+the rounds.
 """
 
 from __future__ import annotations
@@ -25,14 +25,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from side_by_side import alternate, medians, tree_of
 
 HERE = Path(__file__).resolve().parents[1]
 STAGES = ("parse", "links", "ground", "respond")
@@ -76,21 +75,12 @@ def main() -> None:
 
 
 def compare(commit: str, rounds: int) -> None:
-    before = HERE / "build" / "review-before"
-    shutil.rmtree(before, ignore_errors=True)
-    before.mkdir(parents=True)
-    archive = subprocess.run(["git", "archive", commit], cwd=HERE, check=True, capture_output=True)
-    subprocess.run(["tar", "-x", "-C", str(before)], input=archive.stdout, check=True)
+    before = tree_of(commit, "review-before")
     answers = HERE / "build" / "review-corpus.json"
     answers.write_text(json.dumps(corpus()))
     load = os.getloadavg()[0]
-    runs: dict[str, list[dict[str, float]]] = {"before": [], "now": []}
-    for _ in range(rounds):
-        for name, tree in (("before", before), ("now", HERE)):
-            command = [sys.executable, __file__, "--tree", str(tree), "--corpus", str(answers)]
-            stdout = subprocess.run(command, capture_output=True, text=True, check=True).stdout
-            runs[name].append(json.loads(stdout))
-    median = {n: {k: statistics.median(r[k] for r in rs) for k in rs[0]} for n, rs in runs.items()}
+    trees = {"before": before, "now": HERE}
+    median = medians(alternate(__file__, trees, rounds, ["--corpus", str(answers)]))
     print(f"CPU µs per call, median of {rounds} alternating rounds; before = {commit}")
     print(f"(load average {load:.1f} before, {os.getloadavg()[0]:.1f} after, on 2 cores)\n")
     print(
