@@ -56,9 +56,10 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         self._closed = False
         self._proxies: dict[tuple[str, str], _Proxy | None] = {}  # by (scheme, host)
 
-    def _proxy_for(self, url: httpx.URL, request: httpx.Request) -> _Proxy | None:
-        """The environment's proxy for this URL, looked up once per host (aiohttp's own
-        lookup reads the whole environment on every request), read as httpx reads it."""
+    def _proxy_for(self, request: httpx.Request) -> _Proxy | None:
+        """The environment's proxy for the request's URL, looked up once per host (aiohttp's
+        own lookup reads the whole environment on every request), read as httpx reads it."""
+        url = request.url
         key = (url.scheme, url.host)
         if key in self._proxies:
             return self._proxies[key]
@@ -100,7 +101,7 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         if self._closed:  # a call racing shutdown: refused as httpx refuses one, not a new session
             raise httpx.ConnectError("the upstream client is closed", request=request)
         session = self._session or self._open()
-        proxy = self._proxy_for(request.url, request)
+        proxy = self._proxy_for(request)
         timeout = request.extensions.get("timeout", {})
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.headers.raw]
         try:

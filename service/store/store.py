@@ -70,7 +70,7 @@ INDEX_TARGETS = (
 @lru_cache(maxsize=4096)
 def _holder_key(holder: str) -> str:
     """attribution.holder_key, cut to its column: answers name the same people again and again,
-    and each claim's key was a fifth of building an answer's rows."""
+    and working each claim's key out anew was a large share of building an answer's rows."""
     return holder_key(holder)[:200]
 
 
