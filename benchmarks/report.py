@@ -159,13 +159,15 @@ apart, as a real provider's answers do"""
         if "load_before" in sc
         else ""
     )
+    p50_runs = ", ".join(f"{x:.3f}" for x in r["p50"])
     return f"""Measured {sc["repeats"]} times each, in one run of the harness.{load}
 
 At 1 in flight and 0 ms upstream newsbrief spent a median {a_cpu:.2f} ms of CPU per request
 against {b_cpu:.2f} ms for (b) (a/b {statistics.median(r["cpu"]):.3f}), its HTTP server,
 request validation, grounding, number and attribution checks and two JSON log lines (work (b)
-does not do) included. At 500 ms upstream and 20 in flight its p50 was
-{statistics.median(r["p50"]):.3f} × (b)'s{spread_text}.
+does not do) included. At 500 ms upstream and 20 in flight ({sc["p50_20"][0]["bare"]["requests"]}
+requests a run for (b), wrk as long for (a)) its p50 was
+{statistics.median(r["p50"]):.3f} × (b)'s (runs {p50_runs}){spread_text}.
 
 `newsbrief serve --workers 2` against one worker, the fake LLM at 0 ms so the service is
 CPU-bound, wrk with 16 connections for 10 s a run (CPU per request counts all the service's
