@@ -26,7 +26,7 @@ from service.store.tables import claims, summaries
 def _with_target(answer: Answer, target: str) -> Answer:
     claims = [c.model_copy(update={"target": target}) for c in answer.response.claims]
     response = answer.response.model_copy(update={"id": new_id(), "claims": claims})
-    return dataclasses.replace(answer, response=response)
+    return dataclasses.replace(answer, response=response, body=response.model_dump_json().encode())
 
 
 async def _found(store: Store, words: str) -> set[str]:
@@ -103,12 +103,12 @@ async def test_a_search_goes_on_over_what_is_indexed_when_indexing_cannot(
         assert await _found(store, "ferry") == {first.response.id}  # indexed
         await store.write([later])
 
-        def locked(engine: object) -> None:
+        def locked(*_: object) -> None:
             raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError("locked"))
 
-        monkeypatch.setattr("service.store.store._index_targets", locked)
+        monkeypatch.setattr(store, "_catch_up", locked)
         with caplog.at_level(logging.WARNING, logger="service.store.store"):
             assert await _found(store, "ferry") == {first.response.id}  # what was indexed
-        assert "new claims not indexed before a search by target" in caplog.text
+        assert "the newest claims not caught up before a read" in caplog.text
         monkeypatch.undo()
         assert await _found(store, "ferry") == {first.response.id, later.response.id}
