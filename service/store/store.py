@@ -59,7 +59,7 @@ from service.store.tables import claims, claims_pending, feedback, summaries
 
 log = logging.getLogger(__name__)
 MAX_PAGE = 200
-CHECKPOINT_EVERY = 100  # SQLite: answers written between two catch-ups and checkpoints
+UPKEEP_EVERY = 100  # SQLite: answers written between two upkeeps (a catch-up and a checkpoint)
 # SQLite: the claims not yet in the target index go into it (migration 0002), in one statement.
 INDEX_TARGETS = (
     "INSERT INTO claims_fts(rowid, target) SELECT id, target FROM claims "
@@ -208,29 +208,32 @@ class Store:
         self._written(len(summary_rows))
 
     def _written(self, answers: int) -> None:
-        """SQLite: every CHECKPOINT_EVERY answers, a catch-up and a checkpoint, in the write
+        """SQLite: every UPKEEP_EVERY answers, a catch-up and a checkpoint, in the write
         thread."""
         self._unchecked += answers
         idle = self._checkpoint is None or self._checkpoint.done()
-        if self.waiting_engine is not None and self._unchecked >= CHECKPOINT_EVERY and idle:
+        if self.waiting_engine is not None and self._unchecked >= UPKEEP_EVERY and idle:
             self._unchecked = 0
             self._checkpoint = asyncio.get_running_loop().run_in_executor(
                 self._write_thread, _catch_up_and_checkpoint, self._catch_up, self.waiting_engine
             )
             self._checkpoint.add_done_callback(_checkpoint_done)
 
-    async def catch_up(self, wait_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> None:
+    async def catch_up(
+        self, wait_ms: int = SQLITE_BUSY_TIMEOUT_MS, *, reading: bool = False
+    ) -> None:
         """SQLite: what the answers written since the last time left pending goes where a query
-        finds it (their claims, their targets' index: catch_up_on), in the write thread, waiting up
-        to `wait_ms` for the write lock. Nothing to do on PostgreSQL, where claims are written
-        with their summary."""
+        finds it (their claims, their targets' index: catch_up_on), waiting up to `wait_ms` for
+        the write lock. In the write thread; for a read (`reading`), in the loop's default pool
+        instead, so it never queues behind a write there that waits for the lock. Nothing to do
+        on PostgreSQL, where claims are written with their summary."""
         await self.migrate()
         if self.engine.dialect.name != "sqlite":
             return
         with _translated():
             if self.waiting_engine is not None:
                 await asyncio.get_running_loop().run_in_executor(
-                    self._write_thread, self._catch_up, wait_ms
+                    None if reading else self._write_thread, self._catch_up, wait_ms
                 )
             else:
                 async with self.engine.begin() as conn:
@@ -257,15 +260,17 @@ class Store:
 
     async def _caught_up_to_read(self) -> None:
         """Before a read that finds or counts claims: a catch-up, so it sees every answer kept so
-        far. If another process holds the write lock past READ_WAIT_MS, the read goes on over
-        what was caught up rather than wait (reads never wait long)."""
+        far. If the write lock stays taken past READ_WAIT_MS (another process, or this one's
+        write thread), the read goes on over what was caught up rather than wait."""
         try:
-            await self.catch_up(wait_ms=READ_WAIT_MS)
+            await self.catch_up(READ_WAIT_MS, reading=True)
         except StoreUnavailableError as exc:
             log.warning(
                 "store: the newest claims not caught up before a read",
                 extra={"reason": exc.reason},
             )
+        except Exception:  # the read still answers; what failed stays pending, and is logged
+            log.exception("store: the catch-up before a read failed")
 
     def _rows(self, answers: Sequence[Answer]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """The summaries' rows and their claims' rows."""
@@ -580,19 +585,27 @@ def catch_up_on(conn: Connection, claims_in: CompiledInsert | None = None) -> No
     """In the caller's transaction, the pending answers' claims into `claims` (read from the
     responses they were sent in, in the order they were kept) and the new claims' targets into
     the search index: `claims_pending` and `claims_fts_indexed.upto` then always say what is in
-    `claims` and in the index. The claims go in through `claims_in` if given (the write
-    thread), else through SQLAlchemy's insert."""
+    `claims` and in the index. `claims_in` is the claims' compiled insert, if the caller keeps
+    one."""
     pending = conn.execute(
         select(summaries.c.id, summaries.c.created_at, summaries.c.response)
         .join(claims_pending, claims_pending.c.summary_id == summaries.c.id)
         .order_by(literal_column("summaries.rowid"))
     )
-    rows = [row for p in pending for row in claim_rows_of(p.id, p.created_at, p.response)]
-    if rows and claims_in is not None:
+    rows = []
+    for p in pending:
+        try:
+            rows += claim_rows_of(p.id, p.created_at, p.response)
+        except (ValueError, KeyError, TypeError) as exc:  # not a body this service sent
+            # Left pending, it would stop every catch-up after it; its summary stays readable.
+            log.error(
+                "store: a kept response's claims could not be read; they are not searchable",
+                extra={"summary_id": p.id, "reason": f"{type(exc).__name__}: {exc}"[:300]},
+            )
+    if rows:
+        claims_in = claims_in or CompiledInsert(claims, conn.dialect)
         for sql, params in claims_in.statements(rows):
             conn.exec_driver_sql(sql, tuple(params))
-    elif rows:
-        conn.execute(insert(claims), rows)
     conn.execute(delete(claims_pending))
     for sql in INDEX_TARGETS:
         conn.exec_driver_sql(sql)
@@ -601,19 +614,21 @@ def catch_up_on(conn: Connection, claims_in: CompiledInsert | None = None) -> No
 def _catch_up_and_checkpoint(catch_up: Callable[[], None], engine: Engine) -> None:
     """The write thread's upkeep: a catch-up (claims and targets in bulk: one FTS5 segment and
     one pass over each index for many answers, not one each), then the WAL copied into the
-    database without waiting for anyone (PASSIVE). The answers' own connection does neither, so
-    a commit in the loop never pays."""
-    catch_up()
-    raw = engine.raw_connection()
+    database without waiting for anyone (PASSIVE), whether or not the catch-up could run. The
+    answers' own connection does neither, so a commit in the loop never pays."""
     try:
-        raw.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)")
+        catch_up()
     finally:
-        raw.close()
+        raw = engine.raw_connection()
+        try:
+            raw.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            raw.close()
 
 
 def _checkpoint_done(done: asyncio.Future[None]) -> None:
     if not done.cancelled() and (exc := done.exception()) is not None:
-        log.warning("store: indexing or checkpoint failed", extra={"reason": reason(exc)})
+        log.warning("store: catch-up or checkpoint failed", extra={"reason": reason(exc)})
 
 
 def _run_waiting(engine: Engine, batch: list[tuple[str, list[Any]]]) -> None:

@@ -466,12 +466,12 @@ async def test_sqlite_checkpoints_in_the_write_thread_keep_the_wal_bounded(
     tmp_path: Path, answer_for: Callable[..., Answer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The answers' own connection never checkpoints (a commit in the loop never pays for one):
-    the write thread does every CHECKPOINT_EVERY answers, so the WAL is reused, not grown."""
+    the write thread does every UPKEEP_EVERY answers, so the WAL is reused, not grown."""
     import dataclasses
 
     from service.ids import new_id
 
-    monkeypatch.setattr("service.store.store.CHECKPOINT_EVERY", 5)
+    monkeypatch.setattr("service.store.store.UPKEEP_EVERY", 5)
     wal = tmp_path / "data" / "newsbrief.db-wal"
     one = answer_for("water-cap-vote")
     async with open_store(Settings(data_dir=tmp_path / "data")) as store:
