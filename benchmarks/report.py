@@ -442,8 +442,9 @@ interval of that median, and the rounds' SD (the p50 unless it says CPU):
 Writes that arrive together are batched into one transaction. By default every answer that was
 not kept says `not_stored` and its `Location` can be read at once; fire-and-forget saves the wait
 and gives up both. Fire-and-forget's answer does not wait for its write, so what it adds is the
-store's work alone (the rows built and the SQLite calls on the event loop, which every request
-behind them waits for; the write thread's upkeep beside it): at 20 in flight
+store's work alone (the summary's row built and the SQLite calls on the event loop, which every
+request behind them waits for; beside it the write thread's upkeep: the claims into their table
+and index, in bulk, and checkpoints): at 20 in flight
 {added("fire_and_forget", spread_rows)} ms against the default's {added("on", spread_rows)} ms.
 `benchmarks/store_path.py --parts` takes one write apart: the time of each step, and the pages
 each commit adds to the WAL, by table or index.{spread}{path}"""

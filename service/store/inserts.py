@@ -36,7 +36,10 @@ class CompiledInsert:
         self._head, _, self._row = compiled.string.rpartition(" VALUES ")  # `(?, ?, …)`: a row
         self._sql_for: dict[int, str] = {}  # rows: the statement for that many
         self._width = len(order)
-        self._values = itemgetter(*order)
+        pick = itemgetter(*order)  # one key: the value itself, not a 1-tuple
+        self._values: Callable[[dict[str, Any]], Sequence[Any]] = (
+            pick if len(order) > 1 else lambda row: (pick(row),)
+        )
         kinds = [table.c[key].type.dialect_impl(dialect) for key in order]
         self._convert: list[tuple[int, Callable[[Any], Any]]] = [
             (i, convert)

@@ -11,8 +11,9 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager, contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
+import orjson
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -50,21 +51,27 @@ from service.schemas import (
     SummaryResponse,
 )
 from service.store import cursor
-from service.store.engine import READ_ONLY
+from service.store.engine import READ_ONLY, SQLITE_BUSY_TIMEOUT_MS
 from service.store.inserts import CompiledInsert, run_sqlite
 from service.store.migrate import upgrade, upgrade_sync
 from service.store.records import Answer, ReviewedSummary, Stored
-from service.store.tables import claims, feedback, summaries
+from service.store.tables import claims, claims_pending, feedback, summaries
 
 log = logging.getLogger(__name__)
 MAX_PAGE = 200
-CHECKPOINT_EVERY = 100  # SQLite: answers written between two checkpoints (a few pages each)
+UPKEEP_EVERY = 100  # SQLite: answers written between two upkeeps (a catch-up and a checkpoint)
 # SQLite: the claims not yet in the target index go into it (migration 0002), in one statement.
 INDEX_TARGETS = (
     "INSERT INTO claims_fts(rowid, target) SELECT id, target FROM claims "
     "WHERE id > (SELECT upto FROM claims_fts_indexed)",
     "UPDATE claims_fts_indexed SET upto = (SELECT coalesce(max(id), upto) FROM claims)",
 )
+# Whether a catch-up has anything to do; read without the write lock.
+PENDING = (
+    "SELECT EXISTS (SELECT 1 FROM claims_pending) "
+    "OR (SELECT coalesce(max(id), 0) FROM claims) > (SELECT upto FROM claims_fts_indexed)"
+)
+READ_WAIT_MS = 250  # a read's catch-up waits this long for another process's write lock
 
 
 @lru_cache(maxsize=4096)
@@ -106,7 +113,11 @@ class Store:
         self._checkpoint: asyncio.Future[None] | None = None
         if isinstance(self.write_engine, Engine):  # SQLite: statements compiled once
             dialect = self.write_engine.dialect
-            self._inserts = (CompiledInsert(summaries, dialect), CompiledInsert(claims, dialect))
+            self._inserts = (
+                CompiledInsert(summaries, dialect),
+                CompiledInsert(claims_pending, dialect),
+            )
+            self._claims_in = CompiledInsert(claims, dialect)
         self._loop_connection: PoolProxiedConnection | None = None  # SQLite: kept open
 
     async def close(self) -> None:
@@ -154,12 +165,13 @@ class Store:
     async def write(self, answers: Sequence[Answer]) -> None:
         """Keep these answers, all in one transaction."""
         await self.migrate()
-        summary_rows, claim_rows = self._rows(answers)
         engine = self.write_engine
+        if isinstance(engine, Engine):
+            with _translated():
+                await self._write_sqlite(engine, [self._summary_row(a) for a in answers])
+            return
+        summary_rows, claim_rows = self._rows(answers)
         with _translated():
-            if isinstance(engine, Engine):
-                await self._write_sqlite(engine, summary_rows, claim_rows)
-                return
             try:
                 # run_sync: both statements in one greenlet, not a loop turn each (measured).
                 async with engine.begin() as conn:
@@ -170,15 +182,17 @@ class Store:
                 async with engine.begin() as conn:  # no pre-ping (engine.py): try a fresh one
                     await conn.run_sync(_insert_rows, summary_rows, claim_rows)
 
-    async def _write_sqlite(
-        self, engine: Engine, summary_rows: list[Any], claim_rows: list[Any]
-    ) -> None:
-        """The batch at once in the loop's thread, on a connection that never waits and stays
-        open; if another process holds the write lock, in the write thread, which waits its turn
-        (engine.create_write_engines). Through the driver with statements compiled once
-        (inserts.py): SQLAlchemy's execute cost as much again as SQLite's own work."""
-        summaries_in, claims_in = self._inserts
-        batch = [*summaries_in.statements(summary_rows), *claims_in.statements(claim_rows)]
+    async def _write_sqlite(self, engine: Engine, summary_rows: list[dict[str, Any]]) -> None:
+        """The summaries, each named pending in `claims_pending` (its claims go into `claims`
+        later, in bulk: catch_up), at once in the loop's thread, on a connection that never
+        waits and stays open; if another process holds the write lock, in the write thread,
+        which waits its turn (engine.create_write_engines). Through the driver with statements
+        compiled once (inserts.py): SQLAlchemy's execute cost as much again as SQLite's own."""
+        summaries_in, pending_in = self._inserts
+        batch = [
+            *summaries_in.statements(summary_rows),
+            *pending_in.statements([{"summary_id": row["id"]} for row in summary_rows]),
+        ]
         if self._loop_connection is None:
             self._loop_connection = engine.raw_connection()
         try:
@@ -194,65 +208,83 @@ class Store:
         self._written(len(summary_rows))
 
     def _written(self, answers: int) -> None:
-        """SQLite: every CHECKPOINT_EVERY answers, their claims' targets indexed and a checkpoint,
-        in the write thread."""
+        """SQLite: every UPKEEP_EVERY answers, a catch-up and a checkpoint, in the write
+        thread."""
         self._unchecked += answers
         idle = self._checkpoint is None or self._checkpoint.done()
-        if self.waiting_engine is not None and self._unchecked >= CHECKPOINT_EVERY and idle:
+        if self.waiting_engine is not None and self._unchecked >= UPKEEP_EVERY and idle:
             self._unchecked = 0
             self._checkpoint = asyncio.get_running_loop().run_in_executor(
-                self._write_thread, _index_and_checkpoint, self.waiting_engine
+                self._write_thread, _catch_up_and_checkpoint, self._catch_up, self.waiting_engine
             )
             self._checkpoint.add_done_callback(_checkpoint_done)
 
-    async def index_targets(self) -> None:
-        """SQLite: the claims written since the last time go into the target index, so a search
-        by target sees every answer kept so far (migration 0002); in the write thread, which
-        waits its turn for the write lock. Nothing to do on PostgreSQL."""
+    async def catch_up(
+        self, wait_ms: int = SQLITE_BUSY_TIMEOUT_MS, *, reading: bool = False
+    ) -> None:
+        """SQLite: what the answers written since the last time left pending goes where a query
+        finds it (their claims, their targets' index: catch_up_on), waiting up to `wait_ms` for
+        the write lock. In the write thread; for a read (`reading`), in the loop's default pool
+        instead, so it never queues behind a write there that waits for the lock. Nothing to do
+        on PostgreSQL, where claims are written with their summary."""
         await self.migrate()
         if self.engine.dialect.name != "sqlite":
             return
         with _translated():
             if self.waiting_engine is not None:
                 await asyncio.get_running_loop().run_in_executor(
-                    self._write_thread, _index_targets, self.waiting_engine
+                    None if reading else self._write_thread, self._catch_up, wait_ms
                 )
             else:
                 async with self.engine.begin() as conn:
-                    await conn.run_sync(_index_targets_on)
+                    await conn.run_sync(catch_up_on)
+
+    def _catch_up(self, wait_ms: int = SQLITE_BUSY_TIMEOUT_MS) -> None:
+        """In the write thread: catch_up_on on the waiting engine, claims through the compiled
+        insert, waiting up to `wait_ms` for the write lock; if nothing is pending, no lock is
+        taken at all."""
+        assert self.waiting_engine is not None
+        with self.waiting_engine.connect() as conn:
+            driver = cast(sqlite3.Connection, conn.connection.driver_connection)
+            try:
+                if not driver.execute(PENDING).fetchone()[0]:
+                    return
+                driver.execute(f"PRAGMA busy_timeout={int(wait_ms)}")
+            except sqlite3.Error as exc:
+                raise DBAPIError.instance(PENDING, None, exc, sqlite3.Error) from exc
+            try:
+                with conn.begin():
+                    catch_up_on(conn, self._claims_in)
+            finally:
+                driver.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+
+    async def _caught_up_to_read(self) -> None:
+        """Before a read that finds or counts claims: a catch-up, so it sees every answer kept so
+        far. If the write lock stays taken past READ_WAIT_MS (another process, or this one's
+        write thread), the read goes on over what was caught up rather than wait."""
+        try:
+            await self.catch_up(READ_WAIT_MS, reading=True)
+        except StoreUnavailableError as exc:
+            log.warning(
+                "store: the newest claims not caught up before a read",
+                extra={"reason": exc.reason},
+            )
+        except Exception:  # the read still answers; what failed stays pending, and is logged
+            log.exception("store: the catch-up before a read failed")
 
     def _rows(self, answers: Sequence[Answer]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """The summaries' rows and their claims' rows."""
         summary_rows, claim_rows = [], []
         for a in answers:
-            at = a.created_at or self.clock()
-            summary_rows.append(self._summary_row(a, at))
-            claim_rows += [
-                {
-                    "summary_id": a.response.id,
-                    "idx": i,
-                    "created_at": at,
-                    "holder": c.holder,
-                    "holder_key": _holder_key(c.holder),
-                    "holder_role": c.holder_role,
-                    "stance": c.stance.value,
-                    "target": c.target,
-                    "claim": c.claim,
-                    "evidence": c.evidence.text,
-                    "evidence_start": c.evidence.start,
-                    "evidence_end": c.evidence.end,
-                    "attribution": c.attribution.value,
-                    "attribution_status": c.attribution_check.status,
-                }
-                for i, c in enumerate(a.response.claims)
-            ]
+            summary_rows.append(row := self._summary_row(a))
+            claim_rows += claim_rows_of(row["id"], row["created_at"], a.body)
         return summary_rows, claim_rows
 
-    def _summary_row(self, a: Answer, at: datetime) -> dict[str, Any]:
+    def _summary_row(self, a: Answer) -> dict[str, Any]:
         article, r = a.request.article, a.response
         return {
             "id": r.id,
-            "created_at": at,
+            "created_at": a.created_at or self.clock(),
             "request_id": a.request_id,
             "api_key_id": a.api_key_id,
             "article_sha256": r.article.sha256,
@@ -349,6 +381,7 @@ class Store:
     ) -> SummaryPage:
         """Kept summaries, newest first, one page after the cursor `after`."""
         query_args = {"source": source, "since": since, "until": until}
+        await self._caught_up_to_read()  # each summary's claims, counted
         count = (
             select(func.count())
             .select_from(claims)
@@ -411,16 +444,7 @@ class Store:
             "since": since,
             "until": until,
         }
-        if target is not None:
-            try:
-                await self.index_targets()
-            except StoreUnavailableError as exc:
-                # Most likely another process held the write lock past the busy timeout: the
-                # search goes on over what is indexed rather than failing (reads never wait).
-                log.warning(
-                    "store: new claims not indexed before a search by target",
-                    extra={"reason": exc.reason},
-                )
+        await self._caught_up_to_read()
         where = _window(claims.c.created_at, since, until)
         if stance is not None:
             where.append(claims.c.stance == stance)
@@ -534,32 +558,77 @@ def _locked(exc: OperationalError) -> bool:
     return code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
-def _index_targets(engine: Engine) -> None:
-    with engine.begin() as conn:
-        _index_targets_on(conn)
+def claim_rows_of(summary_id: str, at: datetime, sent: bytes) -> list[dict[str, Any]]:
+    """An answer's claims as `claims` rows, read from its response as it was sent."""
+    return [
+        {
+            "summary_id": summary_id,
+            "idx": i,
+            "created_at": at,
+            "holder": c["holder"],
+            "holder_key": _holder_key(c["holder"]),
+            "holder_role": c["holder_role"],
+            "stance": c["stance"],
+            "target": c["target"],
+            "claim": c["claim"],
+            "evidence": c["evidence"]["text"],
+            "evidence_start": c["evidence"]["start"],
+            "evidence_end": c["evidence"]["end"],
+            "attribution": c["attribution"],
+            "attribution_status": c["attribution_check"]["status"],
+        }
+        for i, c in enumerate(orjson.loads(sent)["claims"])
+    ]
 
 
-def _index_targets_on(conn: Connection) -> None:
-    """In one transaction, so `upto` always says what the index holds."""
+def catch_up_on(conn: Connection, claims_in: CompiledInsert | None = None) -> None:
+    """In the caller's transaction, the pending answers' claims into `claims` (read from the
+    responses they were sent in, in the order they were kept) and the new claims' targets into
+    the search index: `claims_pending` and `claims_fts_indexed.upto` then always say what is in
+    `claims` and in the index. `claims_in` is the claims' compiled insert, if the caller keeps
+    one."""
+    pending = conn.execute(
+        select(summaries.c.id, summaries.c.created_at, summaries.c.response)
+        .join(claims_pending, claims_pending.c.summary_id == summaries.c.id)
+        .order_by(literal_column("summaries.rowid"))
+    )
+    rows = []
+    for p in pending:
+        try:
+            rows += claim_rows_of(p.id, p.created_at, p.response)
+        except (ValueError, KeyError, TypeError) as exc:  # not a body this service sent
+            # Left pending, it would stop every catch-up after it; its summary stays readable.
+            log.error(
+                "store: a kept response's claims could not be read; they are not searchable",
+                extra={"summary_id": p.id, "reason": f"{type(exc).__name__}: {exc}"[:300]},
+            )
+    if rows:
+        claims_in = claims_in or CompiledInsert(claims, conn.dialect)
+        for sql, params in claims_in.statements(rows):
+            conn.exec_driver_sql(sql, tuple(params))
+    conn.execute(delete(claims_pending))
     for sql in INDEX_TARGETS:
         conn.exec_driver_sql(sql)
 
 
-def _index_and_checkpoint(engine: Engine) -> None:
-    """The write thread's upkeep: new claims' targets indexed in bulk (one FTS5 segment for many
-    answers, not one each), then the WAL copied into the database without waiting for anyone
-    (PASSIVE). The answers' own connection does neither, so a commit in the loop never pays."""
-    _index_targets(engine)
-    raw = engine.raw_connection()
+def _catch_up_and_checkpoint(catch_up: Callable[[], None], engine: Engine) -> None:
+    """The write thread's upkeep: a catch-up (claims and targets in bulk: one FTS5 segment and
+    one pass over each index for many answers, not one each), then the WAL copied into the
+    database without waiting for anyone (PASSIVE), whether or not the catch-up could run. The
+    answers' own connection does neither, so a commit in the loop never pays."""
     try:
-        raw.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)")
+        catch_up()
     finally:
-        raw.close()
+        raw = engine.raw_connection()
+        try:
+            raw.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            raw.close()
 
 
 def _checkpoint_done(done: asyncio.Future[None]) -> None:
     if not done.cancelled() and (exc := done.exception()) is not None:
-        log.warning("store: indexing or checkpoint failed", extra={"reason": reason(exc)})
+        log.warning("store: catch-up or checkpoint failed", extra={"reason": reason(exc)})
 
 
 def _run_waiting(engine: Engine, batch: list[tuple[str, list[Any]]]) -> None:

@@ -128,6 +128,20 @@ claims = Table(
     Index("claims_created", "created_at", "id"),
 )
 
+# SQLite (migration 0003): the summaries kept whose claims are not yet in `claims`. Empty on
+# PostgreSQL, which writes claims with their summary.
+claims_pending = Table(
+    "claims_pending",
+    metadata,
+    Column(
+        "summary_id",
+        String(32),
+        ForeignKey("summaries.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sqlite_with_rowid=False,
+)
+
 feedback = Table(
     "feedback",
     metadata,

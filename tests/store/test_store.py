@@ -4,6 +4,7 @@ deletion and retention (with an injected clock)."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -36,11 +37,11 @@ async def test_migrations_build_every_table_from_empty_and_run_again_as_a_no_op(
         names = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
         version = (await conn.exec_driver_sql("SELECT version_num FROM alembic_version")).all()
     assert {"summaries", "claims", "feedback", "alembic_version"} <= names
-    assert version == [("0002",)]
+    assert version == [("0003",)]
     # a second start-up: nothing to do
     async with open_store(store_settings) as again, again.engine.connect() as conn:
         rows = (await conn.exec_driver_sql("SELECT version_num FROM alembic_version")).all()
-    assert rows == [("0002",)]
+    assert rows == [("0003",)]
 
 
 async def test_an_answer_comes_back_byte_for_byte_with_its_time(
@@ -93,6 +94,7 @@ async def test_hashes_only_keeps_no_article_text_but_keeps_the_evidence(
     async with open_store(settings) as store:
         answer = answer_for("water-cap-hearing")
         await store.write([answer])
+        await store.catch_up()  # SQLite: its claims into `claims`
         async with store.engine.connect() as conn:
             row = (await conn.execute(select(summaries))).one()
             evidence = (await conn.execute(select(claims.c.evidence))).scalars().all()
@@ -176,7 +178,7 @@ async def test_targets_are_searched_by_words_with_stems(
         for c, t in zip(base.response.claims, targets, strict=True)
     ]
     response = base.response.model_copy(update={"claims": changed})
-    await store.write([Answer(base.request, response, base.body, 1)])
+    await store.write([Answer(base.request, response, response.model_dump_json().encode(), 1)])
 
     async def targets_for(words: str) -> set[str | None]:
         return {c.target for c in (await store.claims(target=words)).items}
@@ -397,15 +399,22 @@ async def test_sqlite_readers_do_not_wait_for_another_process_writing(
     async with open_store(settings) as store:
         kept = answer_for("water-cap-vote")
         await store.write([kept])
+        await store.catch_up()  # its claims in `claims`: a read has nothing to catch up
+        pending = answer_for("water-cap-hearing")
+        await store.write([pending])
         other = sqlite3.connect(tmp_path / "data" / "newsbrief.db", isolation_level=None)
         other.execute("BEGIN IMMEDIATE")  # another process holds the write lock
         try:
             async with asyncio.timeout(1):  # the busy timeout is 5 s
                 assert (await store.get(kept.response.id)).body == kept.body
-                assert len((await store.claims(holder="Ana Marsh")).items) == 2
+                # The newest answer's claims wait for the lock (READ_WAIT_MS), the rest are read.
+                found = {c.summary_id for c in (await store.claims(holder="Ana Marsh")).items}
+                assert found == {kept.response.id}
         finally:
             other.rollback()
             other.close()
+        found = {c.summary_id for c in (await store.claims(holder="Ana Marsh")).items}
+        assert found == {kept.response.id, pending.response.id}  # caught up once it is free
 
 
 @pytest.mark.postgres
@@ -457,12 +466,12 @@ async def test_sqlite_checkpoints_in_the_write_thread_keep_the_wal_bounded(
     tmp_path: Path, answer_for: Callable[..., Answer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The answers' own connection never checkpoints (a commit in the loop never pays for one):
-    the write thread does every CHECKPOINT_EVERY answers, so the WAL is reused, not grown."""
+    the write thread does every UPKEEP_EVERY answers, so the WAL is reused, not grown."""
     import dataclasses
 
     from service.ids import new_id
 
-    monkeypatch.setattr("service.store.store.CHECKPOINT_EVERY", 5)
+    monkeypatch.setattr("service.store.store.UPKEEP_EVERY", 5)
     wal = tmp_path / "data" / "newsbrief.db-wal"
     one = answer_for("water-cap-vote")
     async with open_store(Settings(data_dir=tmp_path / "data")) as store:
@@ -475,3 +484,38 @@ async def test_sqlite_checkpoints_in_the_write_thread_keep_the_wal_bounded(
             sizes.append(wal.stat().st_size)
         assert len((await store.summaries(limit=200)).items) == 60
     assert sizes[-1] < 2 * sizes[9], sizes  # without checkpoints it grows with every answer
+
+
+async def test_claims_are_kept_as_they_were_sent_odd_characters_and_nulls_included(
+    store: Store, answer_for: Callable[..., Answer]
+) -> None:
+    """On SQLite an answer's claims are read back out of the response it was sent in (its
+    write keeps the summary alone; migration 0003): each comes back field for field, a NUL, a
+    character outside the BMP and a missing role or target included."""
+    base = answer_for("water-cap-vote")
+    odd = base.response.claims[0]
+    evidence = odd.evidence.model_copy(update={"text": "a\x00b “quoted” 🌊 \\ end"})
+    claims_sent = [
+        odd.model_copy(
+            update={
+                "holder": "Zoë\x00Marsh 🌊",
+                "holder_role": None,
+                "target": None,
+                "evidence": evidence,
+            }
+        ),
+        *base.response.claims[1:],
+    ]
+    response = base.response.model_copy(update={"claims": claims_sent})
+    answer = dataclasses.replace(base, response=response, body=response.model_dump_json().encode())
+    await store.write([answer])
+    kept = sorted((await store.claims(limit=200)).items, key=lambda c: c.index)
+    assert [
+        (c.holder, c.holder_role, c.stance, c.target, c.claim, c.evidence, c.attribution)
+        for c in kept
+    ] == [
+        (c.holder, c.holder_role, c.stance, c.target, c.claim, c.evidence, c.attribution)
+        for c in claims_sent
+    ]
+    assert [c.attribution_status for c in kept] == [c.attribution_check.status for c in claims_sent]
+    assert {c.summary_id for c in kept} == {response.id}

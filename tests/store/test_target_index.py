@@ -26,7 +26,7 @@ from service.store.tables import claims, summaries
 def _with_target(answer: Answer, target: str) -> Answer:
     claims = [c.model_copy(update={"target": target}) for c in answer.response.claims]
     response = answer.response.model_copy(update={"id": new_id(), "claims": claims})
-    return dataclasses.replace(answer, response=response)
+    return dataclasses.replace(answer, response=response, body=response.model_dump_json().encode())
 
 
 async def _found(store: Store, words: str) -> set[str]:
@@ -103,12 +103,119 @@ async def test_a_search_goes_on_over_what_is_indexed_when_indexing_cannot(
         assert await _found(store, "ferry") == {first.response.id}  # indexed
         await store.write([later])
 
-        def locked(engine: object) -> None:
+        def locked(*_: object) -> None:
             raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError("locked"))
 
-        monkeypatch.setattr("service.store.store._index_targets", locked)
+        monkeypatch.setattr(store, "_catch_up", locked)
         with caplog.at_level(logging.WARNING, logger="service.store.store"):
             assert await _found(store, "ferry") == {first.response.id}  # what was indexed
-        assert "new claims not indexed before a search by target" in caplog.text
+        assert "the newest claims not caught up before a read" in caplog.text
         monkeypatch.undo()
         assert await _found(store, "ferry") == {first.response.id, later.response.id}
+
+
+def _count(db: Path, sql: str) -> int:
+    with sqlite3.connect(db) as c:
+        return int(c.execute(sql).fetchone()[0])
+
+
+def _fresh(answer: Answer) -> Answer:
+    response = answer.response.model_copy(update={"id": new_id()})
+    return dataclasses.replace(answer, response=response, body=response.model_dump_json().encode())
+
+
+async def test_the_write_threads_upkeep_catches_up_without_a_read(
+    tmp_path: Path, answer_for: Callable[..., Answer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every UPKEEP_EVERY answers the write thread moves what is pending into `claims` on its
+    own: `claims_pending` does not grow until someone reads."""
+    monkeypatch.setattr("service.store.store.UPKEEP_EVERY", 5)
+    db = tmp_path / "data" / "newsbrief.db"
+    base = answer_for("water-cap-vote")
+    async with open_store(Settings(data_dir=tmp_path / "data")) as store:
+        for _ in range(4):
+            await store.write([_fresh(base)])
+        assert _count(db, "SELECT count(*) FROM claims_pending") == 4
+        await store.write([_fresh(base)])
+        assert store._checkpoint is not None
+        await store._checkpoint
+        assert _count(db, "SELECT count(*) FROM claims_pending") == 0
+        assert _count(db, "SELECT count(*) FROM claims") == 5 * len(base.response.claims)
+
+
+async def test_summaries_count_claims_still_pending(
+    tmp_path: Path, answer_for: Callable[..., Answer]
+) -> None:
+    answers = [answer_for("water-cap-vote"), answer_for("water-cap-hearing")]
+    async with open_store(Settings(data_dir=tmp_path / "data")) as store:
+        for answer in answers:
+            await store.write([answer])
+        counts = {s.id: s.claims for s in (await store.summaries()).items}
+    assert counts == {a.response.id: len(a.response.claims) for a in answers}
+
+
+async def test_a_read_does_not_queue_behind_a_write_waiting_for_the_lock(
+    tmp_path: Path, answer_for: Callable[..., Answer]
+) -> None:
+    """A write that finds another process holding the lock waits in the write thread (up to the
+    5 s busy timeout); a read's catch-up runs beside it and gives up after READ_WAIT_MS."""
+    import asyncio
+    import time
+
+    async with open_store(Settings(data_dir=tmp_path / "data")) as store:
+        kept = answer_for("water-cap-vote")
+        await store.write([kept])
+        other = sqlite3.connect(tmp_path / "data" / "newsbrief.db", isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        try:
+            writing = asyncio.ensure_future(store.write([answer_for("water-cap-hearing")]))
+            await asyncio.sleep(0.1)  # the write now waits in the write thread
+            started = time.monotonic()
+            items = (await store.claims(holder="Ana Marsh")).items
+            took = time.monotonic() - started
+            assert not writing.done()
+        finally:
+            other.rollback()
+            other.close()
+        await writing
+    assert took < 1.0, took  # READ_WAIT_MS is 250 ms; the write would have held it for 5 s
+    assert items == []  # the first answer was still pending: its claims come with the next read
+
+
+async def test_a_response_whose_claims_cannot_be_read_does_not_stop_the_others(
+    tmp_path: Path, answer_for: Callable[..., Answer], caplog: pytest.LogCaptureFixture
+) -> None:
+    db = tmp_path / "data" / "newsbrief.db"
+    good = answer_for("water-cap-vote")
+    async with open_store(Settings(data_dir=tmp_path / "data")) as store:
+        await store.write([dataclasses.replace(_fresh(good), body=b"not json")])
+        await store.write([good])
+        with caplog.at_level(logging.ERROR, logger="service.store.store"):
+            found = {c.summary_id for c in (await store.claims(limit=200)).items}
+    assert found == {good.response.id}
+    assert "claims could not be read" in caplog.text
+    assert _count(db, "SELECT count(*) FROM claims_pending") == 0
+
+
+async def test_downgrading_0003_keeps_the_claims_still_pending(
+    tmp_path: Path, answer_for: Callable[..., Answer]
+) -> None:
+    db = tmp_path / "data" / "newsbrief.db"
+    settings = Settings(data_dir=tmp_path / "data")
+    kept = answer_for("water-cap-vote")
+    async with open_store(settings) as store:
+        await store.write([kept])
+    assert _count(db, "SELECT count(*) FROM claims_pending") == 1
+    engine = create_engine(f"sqlite:///{db}")
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, "0002")
+    assert _count(db, "SELECT count(*) FROM claims") == len(kept.response.claims)
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+    engine.dispose()
+    async with open_store(settings) as store:
+        assert len((await store.claims(limit=200)).items) == len(kept.response.claims)
