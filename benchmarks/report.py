@@ -327,7 +327,8 @@ the route does after the answer is made: render the body (off); also build the r
 and wait for its commit (on, the default); queue it only (fire-and-forget); and the default's
 wait with the batch written the way it was before the write engine, through the async engine
 statement by statement (on SQLite its claims' targets are indexed later too, as they now are for
-every write). CPU per answer includes the writes (the write thread's too):
+every write). CPU per answer includes the writes (the write thread's too, the claims' catch-up
+included):
 
 | per answer | {head} |
 | --- | --- | --- | --- | --- |

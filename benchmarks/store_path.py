@@ -142,14 +142,14 @@ async def parts(answers: int = ANSWERS) -> dict[str, Any]:
                 out[case] = {k: statistics.median(v) * 1e6 for k, v in took.items()}
             connection.close()
             wal = (Path(data) / "newsbrief.db-wal").read_bytes()
+            owners = {}  # before the catch-up, which reuses the pending table's pages
+            with sqlite3.connect(Path(data) / "newsbrief.db") as db:
+                for name, page in db.execute("SELECT name, pageno FROM dbstat"):
+                    owners[page] = name
             # Their claims, in the write thread every so often (here all at once), per answer.
             started = time.process_time()  # the catch-up runs in the store's write thread
             await store.catch_up()
             out["catch_up_per_answer"] = (time.process_time() - started) * 1e6 / (2 * answers)
-            owners = {}
-            with sqlite3.connect(Path(data) / "newsbrief.db") as db:
-                for name, page in db.execute("SELECT name, pageno FROM dbstat"):
-                    owners[page] = name
     # The WAL's frames: a 24-byte header (page number, and the database's size on a commit's
     # last frame) and a page each; run_sqlite never checkpoints, so every commit is there.
     size = struct.unpack(">I", wal[8:12])[0]
