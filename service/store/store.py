@@ -215,7 +215,7 @@ class Store:
         if self.waiting_engine is not None and self._unchecked >= UPKEEP_EVERY and idle:
             self._unchecked = 0
             self._checkpoint = asyncio.get_running_loop().run_in_executor(
-                self._write_thread, _catch_up_and_checkpoint, self._catch_up, self.waiting_engine
+                self._write_thread, self._upkeep
             )
             self._checkpoint.add_done_callback(_checkpoint_done)
 
@@ -257,6 +257,22 @@ class Store:
                     catch_up_on(conn, self._claims_in)
             finally:
                 driver.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+
+    def _upkeep(self) -> None:
+        """The write thread's every UPKEEP_EVERY answers: a catch-up (claims and targets in bulk:
+        one FTS5 segment and one pass over each index for many answers, not one each), then the
+        WAL copied into the database without waiting for anyone (PASSIVE), whether or not the
+        catch-up could run. The answers' own connection does neither, so a commit in the loop
+        never pays."""
+        assert self.waiting_engine is not None
+        try:
+            self._catch_up()
+        finally:
+            raw = self.waiting_engine.raw_connection()
+            try:
+                raw.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)")
+            finally:
+                raw.close()
 
     async def _caught_up_to_read(self) -> None:
         """Before a read that finds or counts claims: a catch-up, so it sees every answer kept so
@@ -609,21 +625,6 @@ def catch_up_on(conn: Connection, claims_in: CompiledInsert | None = None) -> No
     conn.execute(delete(claims_pending))
     for sql in INDEX_TARGETS:
         conn.exec_driver_sql(sql)
-
-
-def _catch_up_and_checkpoint(catch_up: Callable[[], None], engine: Engine) -> None:
-    """The write thread's upkeep: a catch-up (claims and targets in bulk: one FTS5 segment and
-    one pass over each index for many answers, not one each), then the WAL copied into the
-    database without waiting for anyone (PASSIVE), whether or not the catch-up could run. The
-    answers' own connection does neither, so a commit in the loop never pays."""
-    try:
-        catch_up()
-    finally:
-        raw = engine.raw_connection()
-        try:
-            raw.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)")
-        finally:
-            raw.close()
 
 
 def _checkpoint_done(done: asyncio.Future[None]) -> None:
