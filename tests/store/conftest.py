@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -46,6 +47,13 @@ def clock() -> Clock:
 async def store(store_settings: Settings, clock: Clock) -> AsyncIterator[Store]:
     async with open_store(store_settings, clock=clock) as opened:
         yield opened
+
+
+def sent(answer: Answer, **update: object) -> Answer:
+    """`answer` with its response changed by `update` and its body rewritten to match: the body is
+    what was sent, and on SQLite the claims kept are read back out of it."""
+    response = answer.response.model_copy(update=update)
+    return dataclasses.replace(answer, response=response, body=response.model_dump_json().encode())
 
 
 def article_text(name: str) -> str:

@@ -18,6 +18,7 @@ from service.schemas import ResponseWarning
 from service.settings import Settings
 from service.store import Answer, open_store
 from service.store.tables import claims, summaries
+from tests.store.conftest import sent
 
 
 async def test_the_compiled_insert_writes_what_sqlalchemy_writes(
@@ -81,10 +82,7 @@ async def test_a_batch_is_four_statements_whatever_its_rows(
     from service.ids import new_id
 
     one = answer_for("water-cap-vote")
-    batch = [
-        dataclasses.replace(one, response=one.response.model_copy(update={"id": new_id()}))
-        for _ in range(3)
-    ]
+    batch = [sent(one, id=new_id()) for _ in range(3)]
     async with open_store(Settings(data_dir=tmp_path / "data")) as store:
         first = answer_for("water-cap-hearing")
         await store.write([first])  # the loop's connection is open
@@ -109,10 +107,7 @@ async def test_more_rows_than_a_statement_takes_go_in_several(
 
     monkeypatch.setattr("service.store.inserts.MOST_ROWS", 4)
     one = answer_for("water-cap-vote")
-    batch = [
-        dataclasses.replace(one, response=one.response.model_copy(update={"id": new_id()}))
-        for _ in range(5)
-    ]
+    batch = [sent(one, id=new_id()) for _ in range(5)]
     async with open_store(Settings(data_dir=tmp_path / "data")) as store:
         await store.write([answer_for("water-cap-hearing")])  # the loop's connection is open
         assert store._loop_connection is not None

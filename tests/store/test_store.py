@@ -4,7 +4,6 @@ deletion and retention (with an injected clock)."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -25,7 +24,7 @@ from service.store import Answer, Store, open_store
 from service.store.retention import remove_expired
 from service.store.tables import claims, summaries
 from tests.built_once import migrations_each_time
-from tests.store.conftest import Clock, article_text
+from tests.store.conftest import Clock, article_text, sent
 
 ARTICLES = ["water-cap-hearing", "water-cap-vote", "water-cap-town-hall"]
 
@@ -467,7 +466,6 @@ async def test_sqlite_checkpoints_in_the_write_thread_keep_the_wal_bounded(
 ) -> None:
     """The answers' own connection never checkpoints (a commit in the loop never pays for one):
     the write thread does every UPKEEP_EVERY answers, so the WAL is reused, not grown."""
-    import dataclasses
 
     from service.ids import new_id
 
@@ -477,8 +475,7 @@ async def test_sqlite_checkpoints_in_the_write_thread_keep_the_wal_bounded(
     async with open_store(Settings(data_dir=tmp_path / "data")) as store:
         sizes = []
         for _ in range(60):
-            fresh = one.response.model_copy(update={"id": new_id()})
-            await store.write([dataclasses.replace(one, response=fresh)])
+            await store.write([sent(one, id=new_id())])
             if store._checkpoint is not None:
                 await store._checkpoint
             sizes.append(wal.stat().st_size)
@@ -506,8 +503,7 @@ async def test_claims_are_kept_as_they_were_sent_odd_characters_and_nulls_includ
         ),
         *base.response.claims[1:],
     ]
-    response = base.response.model_copy(update={"claims": claims_sent})
-    answer = dataclasses.replace(base, response=response, body=response.model_dump_json().encode())
+    answer = sent(base, claims=claims_sent)
     await store.write([answer])
     kept = sorted((await store.claims(limit=200)).items, key=lambda c: c.index)
     assert [
@@ -518,4 +514,4 @@ async def test_claims_are_kept_as_they_were_sent_odd_characters_and_nulls_includ
         for c in claims_sent
     ]
     assert [c.attribution_status for c in kept] == [c.attribution_check.status for c in claims_sent]
-    assert {c.summary_id for c in kept} == {response.id}
+    assert {c.summary_id for c in kept} == {answer.response.id}

@@ -21,12 +21,12 @@ from service.settings import Settings
 from service.store import Answer, Store, open_store
 from service.store.migrate import MIGRATIONS
 from service.store.tables import claims, summaries
+from tests.store.conftest import sent
 
 
 def _with_target(answer: Answer, target: str) -> Answer:
     claims = [c.model_copy(update={"target": target}) for c in answer.response.claims]
-    response = answer.response.model_copy(update={"id": new_id(), "claims": claims})
-    return dataclasses.replace(answer, response=response, body=response.model_dump_json().encode())
+    return sent(answer, id=new_id(), claims=claims)
 
 
 async def _found(store: Store, words: str) -> set[str]:
@@ -119,11 +119,6 @@ def _count(db: Path, sql: str) -> int:
         return int(c.execute(sql).fetchone()[0])
 
 
-def _fresh(answer: Answer) -> Answer:
-    response = answer.response.model_copy(update={"id": new_id()})
-    return dataclasses.replace(answer, response=response, body=response.model_dump_json().encode())
-
-
 async def test_the_write_threads_upkeep_catches_up_without_a_read(
     tmp_path: Path, answer_for: Callable[..., Answer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -134,9 +129,9 @@ async def test_the_write_threads_upkeep_catches_up_without_a_read(
     base = answer_for("water-cap-vote")
     async with open_store(Settings(data_dir=tmp_path / "data")) as store:
         for _ in range(4):
-            await store.write([_fresh(base)])
+            await store.write([sent(base, id=new_id())])
         assert _count(db, "SELECT count(*) FROM claims_pending") == 4
-        await store.write([_fresh(base)])
+        await store.write([sent(base, id=new_id())])
         assert store._checkpoint is not None
         await store._checkpoint
         assert _count(db, "SELECT count(*) FROM claims_pending") == 0
@@ -188,7 +183,7 @@ async def test_a_response_whose_claims_cannot_be_read_does_not_stop_the_others(
     db = tmp_path / "data" / "newsbrief.db"
     good = answer_for("water-cap-vote")
     async with open_store(Settings(data_dir=tmp_path / "data")) as store:
-        await store.write([dataclasses.replace(_fresh(good), body=b"not json")])
+        await store.write([dataclasses.replace(sent(good, id=new_id()), body=b"not json")])
         await store.write([good])
         with caplog.at_level(logging.ERROR, logger="service.store.store"):
             found = {c.summary_id for c in (await store.claims(limit=200)).items}
