@@ -147,10 +147,13 @@ for the SDK's typed `chat.completions.create`, which newsbrief once used and (b)
         if not r["p50_spread"]
         else f"""; with the upstream's latencies spread (500 ms ± 40 %, the same
 deterministic draws for both, as in the store rows below) {statistics.median(r["p50_spread"]):.3f}
-× (b)'s. With a fixed 500 ms the 20 connections move in lock-step waves: every answer arrives
-at once and waits its turn for the CPU, in (b) as in (a), and a run's p50 depends on how the
-waves line up, which moves it by 2-5 % from run to run; the spread lets the connections drift
-apart, as a real provider's answers do"""
+× (b)'s. With a fixed 500 ms, answers to calls sent together come back together. (b) sends
+its next call as soon as it has read an answer, so its calls drift apart by themselves.
+newsbrief's next request comes back through wrk, and the loop used to check and answer a whole
+burst of answers before it read the requests the first responses brought: those left together
+and came back together, and the bursts repeated. Answers now take turns with the event loop, one
+a pass (service/turns.py), so new requests get in between and the bursts spread out as (b)'s do.
+The spread row lets the connections drift apart as a real provider's answers do"""
     )
     load = (
         f" The machine's 1-minute load average was {sc['load_before']:.1f} before these rows and"
