@@ -9,7 +9,7 @@ HOST ?=
 PORT ?=
 CODE := service newsbrief_dev tests benchmarks
 
-.PHONY: run dev check fast-tests test lint typecheck unit eval deploy-check redis-installed postgres-installed lock bench bench-full bench-scale bench-breakdown bench-store bench-llm-call bench-attribution bench-review bench-http wrk-installed container-check clean
+.PHONY: run dev check fast-tests test lint typecheck unit eval deploy-check redis-installed postgres-installed lock bench bench-full bench-scale bench-grid bench-breakdown bench-store bench-llm-call bench-attribution bench-review bench-http wrk-installed container-check clean
 
 $(BIN)/.runtime: requirements/runtime.lock pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -127,6 +127,11 @@ bench-http: $(BIN)/.dev wrk-installed
 # The store on/off rows alone, merged into docs/benchmarks/results.json and BENCHMARKS.md.
 bench-store: $(BIN)/.bench $(BENCH_ENV)/.ok wrk-installed postgres-installed
 	$(BIN)/python benchmarks/run.py --store-only
+
+# Everything bench-full measures but the hot-path, workers and store rows (each has a target of its
+# own above), merged into docs/benchmarks/results.json and BENCHMARKS.md.
+bench-grid: $(BIN)/.bench $(BENCH_ENV)/.ok wrk-installed
+	$(BIN)/python benchmarks/run.py --grid-only
 
 # The hot-path and workers rows alone, merged into docs/benchmarks/results.json and BENCHMARKS.md.
 bench-scale: $(BIN)/.bench $(BENCH_ENV)/.ok wrk-installed

@@ -147,10 +147,13 @@ for the SDK's typed `chat.completions.create`, which newsbrief once used and (b)
         if not r["p50_spread"]
         else f"""; with the upstream's latencies spread (500 ms ± 40 %, the same
 deterministic draws for both, as in the store rows below) {statistics.median(r["p50_spread"]):.3f}
-× (b)'s. With a fixed 500 ms the 20 connections move in lock-step waves: every answer arrives
-at once and waits its turn for the CPU, in (b) as in (a), and a run's p50 depends on how the
-waves line up, which moves it by 2-5 % from run to run; the spread lets the connections drift
-apart, as a real provider's answers do"""
+× (b)'s. With a fixed 500 ms, answers to calls sent together come back together. (b) sends
+its next call as soon as it has read an answer, so its calls drift apart by themselves.
+newsbrief's next request comes back through wrk, and the loop used to check and answer a whole
+burst of answers before it read the requests the first responses brought: those left together
+and came back together, and the bursts repeated. Answers now take turns with the event loop, one
+a pass (service/turns.py), so new requests get in between and the bursts spread out as (b)'s do.
+The spread row lets the connections drift apart as a real provider's answers do"""
     )
     load = (
         f" The machine's 1-minute load average was {sc['load_before']:.1f} before these rows and"
@@ -391,21 +394,23 @@ def store_section(st: dict[str, Any], cores: str) -> str:
         f"""
 
 Why two rows at 20 in flight. With a fixed 500 ms upstream every answer takes exactly as long,
-so the 20 connections move in lock-step waves: they reach the service together, queue for its
-CPU together, and a run's p50 depends on where in that queue its median request happened to
-fall, which shifts by whole requests' worth of CPU from one run to the next: see that row's A/A
-control (two identical stacks, the store off in both), whose SD shows how far apart two runs of
-the same thing land. It stays to show that it cannot resolve a millisecond. Real upstreams do not
-answer in lock-step. In the spread row the fake LLM's k-th request of a run waits
+and answers to calls sent together come back together. Until answers took turns with the event
+loop (service/turns.py) the 20 connections moved in lock-step waves, and a run's p50 depended on
+where in a wave its median request fell: two runs of the same stack landed tens of milliseconds
+apart. The waves now mostly dissolve, and that row's A/A control (two identical stacks, the store
+off in both) shows how closely two runs agree. What bunching remains weighs on the confirmed
+write there: an answer waiting for its commit most likely lets the next answer's turn run before
+it can respond, which fire-and-forget does not. Real upstreams do not answer in lock-step.
+In the spread row the fake LLM's k-th request of a run waits
 500 ms × (1 + {st["spread"]:.2f} × v³), v = 2·frac(k·φ) − 1 (newsbrief_dev/fake_llm.py): a
 low-discrepancy sequence, restarted at each run and at its warm-up, so every stack draws the same
 latencies, most near 500 ms and a few out to ±{st["spread"]:.0%}, and the connections drift
 apart as with a real provider. Cubed, a run's median barely moves with which requests its end
 cuts off (evenly spread latencies would move it by a gap for each). And at 20 in flight each
 stack runs at the same moment as a run of the store off, each with a wrk of its own, and is
-compared with that run: what else the machine does then falls on both alike, where in turns it
-moved a run's p50 by more than the millisecond sought. The A/A control's interval is what the
-method can resolve here."""
+compared with that run: what else the machine does then falls on both alike, where run one after
+the other it moved a run's p50 by more than the millisecond sought. The A/A control's interval
+is what the method can resolve here."""
         if "p50_20_spread" in loads
         else ""
     )
@@ -632,7 +637,7 @@ def write(res: dict[str, Any], out: Path, doc: Path, *, replot: bool = True) -> 
     every = res["grid"] + [c for c in extra if c not in res["grid"]]
     complete = [c for c in every if all(k in c for k in KINDS)]  # ratios need all three
     short = "This is the short run: fewer cells, fewer requests." if res["quick"] else ""
-    command = "make bench" if res["quick"] else "make bench-full"
+    command = res.get("command") or ("make bench" if res["quick"] else "make bench-full")
     when = res.get("scale_generated_at")
     scale_when = f"(These rows: `make bench-scale`, {when}.)" if when else ""
     stored_when = res.get("store_generated_at")

@@ -510,6 +510,12 @@ def main() -> None:
         action="store_true",
         help="measure only the store on/off rows into docs/benchmarks/results.json",
     )
+    parser.add_argument(
+        "--grid-only",
+        action="store_true",
+        help="all but the hot-path, workers and store rows (the grid, its targets, the cache, "
+        "long articles, eval), merged into docs/benchmarks/results.json",
+    )
     parser.add_argument("--store-rounds", type=int, default=14, help="rounds of the store rows")
     parser.add_argument(
         "--store-seconds-20", type=float, default=10.0, help="a turn at 20 in flight, in seconds"
@@ -576,8 +582,9 @@ def main() -> None:
         for path in write(results, out, ROOT / "docs" / "BENCHMARKS.md", replot=False):
             log(f"wrote {path}")
         return
-    log("scale")
-    results["scale"] = scale(1 if args.quick else 3, log)
+    if not args.grid_only:
+        log("scale")
+        results["scale"] = scale(1 if args.quick else 3, log)
     log("grid")
     with stack(cache_size="0") as s:
         if args.quick:
@@ -591,8 +598,9 @@ def main() -> None:
             results["in_flight_1000_at_2s"] = next(
                 c for c in results["grid"] if c["latency_s"] == 2.0 and c["concurrency"] == 1000
             )
-    log("store")
-    results["store"] = store_cost(2 if args.quick else 12, log)
+    if not args.grid_only:
+        log("store")
+        results["store"] = store_cost(2 if args.quick else 12, log)
     log("cache")
     results["cache"] = cache_hits(log)
     log("long articles")
@@ -602,6 +610,9 @@ def main() -> None:
     log("eval")
     results["eval_s"] = eval_seconds()
     results["bench_s"] = time.perf_counter() - started
+    if args.grid_only:  # the rows measured on their own keep their last run
+        results["command"] = "make bench-grid"
+        results = json.loads((out / "results.json").read_text()) | results
     (out / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     from benchmarks.report import write
 

@@ -139,8 +139,13 @@ def answer(article: str, kind: str = "ok") -> str:
 
 @lru_cache(maxsize=256)
 def _answer(article: str, kind: str) -> str:
-    out = brief(ArticleIn(text=article or "(no article)"), Options())
+    asked = Options()
+    out = brief(ArticleIn(text=article or "(no article)"), asked)
     data: dict[str, Any] = out.model_dump(mode="json")
+    # As many as the prompt asks for, as a model gives: the extractive engine copies every quote
+    # (its caller trims them), and a long article's hundreds would fail the service's checks.
+    data["summary"]["bullets"] = data["summary"]["bullets"][: asked.max_bullets]
+    data["claims"] = data["claims"][: asked.max_claims]
     for claim in data["claims"]:
         claim["target"] = claim["target"] or "the subject of the quote"
     if kind in ("fabricated_evidence", "obey_injection"):

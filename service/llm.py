@@ -44,6 +44,7 @@ from service.prompts import schema_text
 from service.providers import ChatRequest, Profile
 from service.schemas import LLM_OUTPUT_SCHEMA
 from service.settings import Settings
+from service.turns import Turns
 from service.upstream import upstream_client
 
 log = logging.getLogger(__name__)
@@ -378,6 +379,7 @@ class LLMClient:
         )
         # Calls in flight to the upstream, process-wide: the rest wait, but not for long.
         self._slots = asyncio.Semaphore(settings.llm_max_concurrency)
+        self._turns = Turns()
         self.model = settings.llm_model
         self.profile = Profile.from_settings(settings)
         self._settings = settings
@@ -388,7 +390,18 @@ class LLMClient:
         self._sleep = sleep
 
     async def complete(self, request: ChatRequest, stats: CallStats) -> Reply:
-        """One answer; transient faults are retried until attempts or the deadline run out."""
+        """One answer; transient faults are retried until attempts or the deadline run out.
+
+        It is handed back in its turn: checking it and answering with it is the request's CPU
+        work, and one answer a pass of the event loop starts that, so that new requests get in
+        between (service/turns.py). The wait comes after the call, its upstream slot and its
+        trace span: it is the service's own queueing, not the upstream's.
+        """
+        reply = await self._attempts(request, stats)
+        await self._turns.take()
+        return reply
+
+    async def _attempts(self, request: ChatRequest, stats: CallStats) -> Reply:
         if request.reask:
             self.metrics.llm_reask(self.model, request.prompt)
         self.breaker.before_call()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import subprocess
@@ -132,3 +133,24 @@ def redis_server() -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
             yield f"redis://127.0.0.1:{port}/0", proc
         finally:
             stop(proc)
+
+
+@contextmanager
+def pass_counter() -> Iterator[list[int]]:
+    """count[0] goes up by one every pass of the running loop (a callback that re-arms itself
+    runs once a pass)."""
+    loop = asyncio.get_running_loop()
+    count = [0]
+    handle: asyncio.Handle | None = None
+
+    def tick() -> None:
+        nonlocal handle
+        count[0] += 1
+        handle = loop.call_soon(tick)
+
+    tick()
+    try:
+        yield count
+    finally:
+        assert handle is not None
+        handle.cancel()

@@ -4,12 +4,14 @@ answers to the benchmark's varied articles, drawn once per article."""
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import statistics
 
 from fastapi.testclient import TestClient
 
 from newsbrief_dev.fake_llm import FakeState, _answer, answer, create_fake_llm
+from service.schemas import Options
 from tests.conftest import ARTICLES
 
 
@@ -65,3 +67,14 @@ def test_the_benchmark_s_reference_line_draws_the_article_s_one_answer() -> None
     # Anything else in the text is an article of its own.
     answer(article + "\n\nRef. 17-3. More.")
     assert _answer.cache_info().misses == misses + 1
+
+
+def test_a_long_article_gets_no_more_bullets_and_claims_than_the_prompt_asks_for() -> None:
+    """bench-full's long-article row repeats an article to 200,000 characters: every quote in it
+    as a claim would fail the service's checks (more than 100 claims), as no model would."""
+    article = (ARTICLES / "ferry-levy.txt").read_text(encoding="utf-8")
+    long = "\n\n".join([article] * 60)
+    data = json.loads(answer(long))
+    asked = Options()
+    assert 0 < len(data["claims"]) == asked.max_claims
+    assert len(data["summary"]["bullets"]) <= asked.max_bullets

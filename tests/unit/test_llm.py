@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 import openai
+import orjson
 import pytest
 import respx
 from pydantic import BaseModel, Field
@@ -28,6 +30,7 @@ from service.providers import ChatRequest
 from service.schemas import LLM_OUTPUT_SCHEMA, strict_json_schema
 from service.settings import Settings
 from tests.conftest import CHAT_URL
+from tests.support import pass_counter
 
 MESSAGES = [{"role": "system", "content": "be careful"}, {"role": "user", "content": "article"}]
 
@@ -57,6 +60,45 @@ async def call(llm: LLMClient, deadline_s: float = 10) -> tuple[Any, CallStats]:
         ChatRequest(MESSAGES, 0.0, 500, time.monotonic() + deadline_s), stats
     )
     return reply, stats
+
+
+@pytest.mark.parametrize("body_later", [False, True], ids=["whole", "body-later"])
+async def test_answers_that_come_back_together_are_handed_back_in_turns(
+    llm: LLMClient,
+    llm_mock: respx.MockRouter,
+    completion: Callable[..., dict[str, Any]],
+    body_later: bool,
+) -> None:
+    """A burst of answers is handed back one a pass of the loop (service/turns.py), so the loop
+    looks at its sockets between them: whether each came in one piece or its body came after
+    its head (chunked, through a proxy), which is when the answers are all in at once."""
+    arrived = asyncio.Event()
+    payload = orjson.dumps(completion('{"a": 1}'))
+
+    async def body() -> AsyncIterator[bytes]:
+        await arrived.wait()
+        yield payload
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        if body_later:
+            return httpx.Response(200, content=body(), headers={"content-type": "application/json"})
+        await arrived.wait()
+        return httpx.Response(200, content=payload, headers={"content-type": "application/json"})
+
+    llm_mock.post("/chat/completions").mock(side_effect=answer)
+    with pass_counter() as passes:
+
+        async def one() -> int:
+            await call(llm)
+            return passes[0]
+
+        calls = [asyncio.create_task(one()) for _ in range(4)]
+        # Let all four reach the mock and wait there (in respx they move in lockstep, so even
+        # one pass would do); then every answer lands in the same pass.
+        await asyncio.sleep(0.01)
+        arrived.set()
+        finished = await asyncio.gather(*calls)
+    assert len(set(finished)) == 4, f"answers handed back in the same pass: {finished}"
 
 
 async def test_sends_a_strict_structured_request(
