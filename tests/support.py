@@ -41,6 +41,10 @@ def start(
     Its output goes to a file, never to a pipe nobody reads: a full pipe would block the process.
     """
     log = log or tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the process
+    data = None
+    if "NEWSBRIEF_DATA_DIR" not in env:  # a store of its own, never the checkout's ./data
+        data = tempfile.TemporaryDirectory(prefix="newsbrief-data-")
+        env = env | {"NEWSBRIEF_DATA_DIR": data.name}
     proc = subprocess.Popen(
         [sys.executable, "-m", "service", *args],
         env=env,
@@ -48,6 +52,8 @@ def start(
         stderr=subprocess.STDOUT,
         preexec_fn=preexec_fn,  # e.g. a lower descriptor limit for the child alone
     )
+    if data is not None:
+        _DATA_DIRS[proc.pid] = data
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -69,6 +75,14 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait()
+    data = _DATA_DIRS.pop(proc.pid, None)
+    if data is not None:
+        data.cleanup()
+
+
+# The data directories `start` made, by process id, removed when `stop` has ended the process.
+_DATA_DIRS: dict[int, tempfile.TemporaryDirectory[str]] = {}
 
 
 @contextmanager
